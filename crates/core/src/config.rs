@@ -1,0 +1,634 @@
+//! The configuration model, loaded with figment in three layers:
+//! built-in defaults < the YAML file named by `ANGZARR_CONFIG` < environment
+//! variables prefixed `ANGZARR_`, with `__` between nesting levels
+//! (`ANGZARR_STORAGE__TYPE=redis`, `ANGZARR_STORAGE__REDIS__URL=...`).
+//!
+//! ```yaml
+//! storage:   { type: aws_dynamodb, aws_dynamodb: { table_name: angzarr-events, region: us-east-1 } }
+//! messaging: { type: aws_sqs, aws_sqs: { region: us-east-1, topic_arn_prefix: "arn:aws:sns:us-east-1:123:angzarr-events-" } }
+//! discovery: { type: env_urls }
+//! ```
+//!
+//! Loading checks shapes only: an unknown `type`, an unknown key inside a
+//! section, or a value of the wrong kind fails with the key's name and what is
+//! allowed. Each adapter's builder validates the settings it uses.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Yaml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The variable naming the YAML configuration file.
+pub const CONFIG_FILE_VAR: &str = "ANGZARR_CONFIG";
+/// The prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "ANGZARR_";
+
+/// The whole configuration of one process.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where events and snapshots are kept.
+    pub storage: StorageConfig,
+    /// Where events are published.
+    pub messaging: MessagingConfig,
+    /// How other services are found.
+    pub discovery: DiscoveryConfig,
+    /// Idempotency of triggers.
+    pub firing_guard: FiringGuardConfig,
+}
+
+impl Config {
+    /// Loads defaults < `$ANGZARR_CONFIG` < `ANGZARR_*` environment variables.
+    pub fn load() -> Result<Self> {
+        Self::from_figment(Self::figment()?)
+    }
+
+    /// The layered figment [`Config::load`] extracts from, for callers that
+    /// add layers of their own.
+    pub fn figment() -> Result<Figment> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Ok(path) = std::env::var(CONFIG_FILE_VAR) {
+            figment = figment.merge(Yaml::file_exact(check_file(&path)?));
+        }
+        Ok(figment.merge(env_provider()))
+    }
+
+    /// Loads from a YAML document layered over the defaults (no environment).
+    pub fn from_yaml(yaml: &str) -> Result<Self> {
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Yaml::string(yaml)),
+        )
+    }
+
+    /// Extracts a configuration, turning figment's errors into [`Error::Config`]
+    /// naming the key.
+    pub fn from_figment(figment: Figment) -> Result<Self> {
+        figment.extract().map_err(config_error)
+    }
+}
+
+/// `ANGZARR_*` variables, with `__` separating nesting levels. Single-underscore
+/// discovery variables (`ANGZARR_AGGREGATE_CART`) are top-level keys the model
+/// ignores.
+fn env_provider() -> Env {
+    Env::prefixed(ENV_PREFIX).split("__")
+}
+
+fn check_file(path: &str) -> Result<&Path> {
+    let file = Path::new(path);
+    if !file.is_file() {
+        return Err(Error::config(
+            CONFIG_FILE_VAR,
+            format!("configuration file `{path}` does not exist"),
+        ));
+    }
+    Ok(file)
+}
+
+fn config_error(error: figment::Error) -> Error {
+    let mut keys = Vec::new();
+    let mut messages = Vec::new();
+    for e in error {
+        let key = if e.path.is_empty() {
+            "<root>".to_owned()
+        } else {
+            e.path.join(".")
+        };
+        let source = e
+            .metadata
+            .as_ref()
+            .map(|m| format!(" (from {})", m.name))
+            .unwrap_or_default();
+        messages.push(format!("{key}: {}{source}", e.kind));
+        keys.push(key);
+    }
+    Error::config(keys.join(", "), messages.join("; "))
+}
+
+/// Reads a string that may have been written as a number: environment values
+/// that look like numbers (a Google project number, say) arrive as numbers.
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+    Ok(match Lenient::deserialize(d)? {
+        Lenient::Text(s) => s,
+        Lenient::Unsigned(n) => n.to_string(),
+        Lenient::Signed(n) => n.to_string(),
+    })
+}
+
+/// A secret string: shown as `<redacted>` in `Debug` output and logs.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value; use it only where it is needed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The event and snapshot store.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Which backend (`storage.type`).
+    #[serde(rename = "type")]
+    pub kind: StorageType,
+    /// Settings of `aws_dynamodb`.
+    pub aws_dynamodb: DynamoDbConfig,
+    /// Settings of `gcp_bigtable`.
+    pub gcp_bigtable: BigtableConfig,
+    /// Settings of `redis`.
+    pub redis: RedisConfig,
+}
+
+/// Storage backends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageType {
+    /// In process memory (nothing survives the process).
+    #[default]
+    Memory,
+    /// Amazon DynamoDB.
+    AwsDynamodb,
+    /// Google Cloud Bigtable.
+    GcpBigtable,
+    /// Redis (Memorystore, ElastiCache).
+    Redis,
+}
+
+/// DynamoDB tables.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamoDbConfig {
+    /// Events table (partition `{domain}#{root}`, sort key sequence).
+    pub table_name: String,
+    /// Snapshots table (partition `{domain}#{root}`).
+    pub snapshot_table_name: String,
+    /// Firing-guard table.
+    pub guard_table_name: String,
+    /// Rate-limit table.
+    pub rate_limit_table_name: String,
+    /// AWS region; falls back to the SDK's `AWS_REGION`.
+    pub region: Option<String>,
+    /// Endpoint override (e.g. moto).
+    pub endpoint: Option<String>,
+}
+
+impl Default for DynamoDbConfig {
+    fn default() -> Self {
+        Self {
+            table_name: "angzarr-events".into(),
+            snapshot_table_name: "angzarr-snapshots".into(),
+            guard_table_name: "angzarr-firing-guard".into(),
+            rate_limit_table_name: "angzarr-rate-limits".into(),
+            region: None,
+            endpoint: None,
+        }
+    }
+}
+
+/// Bigtable tables.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BigtableConfig {
+    /// Google Cloud project id (or number).
+    #[serde(deserialize_with = "lenient_string")]
+    pub project: String,
+    /// Bigtable instance id.
+    #[serde(deserialize_with = "lenient_string")]
+    pub instance: String,
+    /// Events table (family `event`).
+    pub events_table: String,
+    /// Snapshots table (family `snapshot`).
+    pub snapshots_table: String,
+    /// Firing-guard table.
+    pub guard_table: String,
+    /// Rate-limit table.
+    pub rate_limit_table: String,
+    /// Endpoint override, `host:port` (e.g. the emulator; `BIGTABLE_EMULATOR_HOST` also works).
+    pub endpoint: Option<String>,
+}
+
+impl Default for BigtableConfig {
+    fn default() -> Self {
+        Self {
+            project: String::new(),
+            instance: String::new(),
+            events_table: "angzarr-events".into(),
+            snapshots_table: "angzarr-snapshots".into(),
+            guard_table: "angzarr-firing-guard".into(),
+            rate_limit_table: "angzarr-rate-limits".into(),
+            endpoint: None,
+        }
+    }
+}
+
+/// A Redis server or cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://` or `rediss://` (TLS) URL, possibly with credentials.
+    pub url: Secret,
+    /// Prefix of every key.
+    pub key_prefix: String,
+    /// Connection pool size.
+    pub pool_size: usize,
+    /// Timeout of one command, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("redis://127.0.0.1:6379"),
+            key_prefix: "angzarr".into(),
+            pool_size: 16,
+            timeout_ms: 2_000,
+        }
+    }
+}
+
+/// The event bus.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessagingConfig {
+    /// Which backend (`messaging.type`).
+    #[serde(rename = "type")]
+    pub kind: MessagingType,
+    /// Settings of `aws_sqs` (SNS topics fanned out to SQS queues).
+    pub aws_sqs: SqsConfig,
+    /// Settings of `aws_kinesis`.
+    pub aws_kinesis: KinesisConfig,
+    /// Settings of `gcp_pubsub`.
+    pub gcp_pubsub: PubSubConfig,
+}
+
+/// Bus backends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagingType {
+    /// In process memory.
+    #[default]
+    Memory,
+    /// Google Cloud Pub/Sub.
+    GcpPubsub,
+    /// Amazon SNS topics with SQS queues.
+    AwsSqs,
+    /// Amazon Kinesis Data Streams.
+    AwsKinesis,
+}
+
+/// SNS/SQS settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqsConfig {
+    /// AWS region; falls back to the SDK's `AWS_REGION`.
+    pub region: Option<String>,
+    /// Topic ARN without the domain: a domain's topic is `{prefix}{domain}`.
+    pub topic_arn_prefix: String,
+    /// FIFO topics and queues (ordered per aggregate).
+    pub fifo: bool,
+    /// The queue a pull consumer reads.
+    pub queue_url: Option<String>,
+    /// Endpoint override (e.g. moto).
+    pub endpoint: Option<String>,
+}
+
+/// Kinesis settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KinesisConfig {
+    /// AWS region; falls back to the SDK's `AWS_REGION`.
+    pub region: Option<String>,
+    /// Stream name prefix: a domain's stream is `{prefix}{domain}`.
+    pub stream_prefix: String,
+    /// Endpoint override (e.g. moto).
+    pub endpoint: Option<String>,
+}
+
+impl Default for KinesisConfig {
+    fn default() -> Self {
+        Self {
+            region: None,
+            stream_prefix: "angzarr-events-".into(),
+            endpoint: None,
+        }
+    }
+}
+
+/// Pub/Sub settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PubSubConfig {
+    /// Google Cloud project id (or number).
+    #[serde(deserialize_with = "lenient_string")]
+    pub project: String,
+    /// Topic name prefix: a domain's topic is `{prefix}{domain}`.
+    pub topic_prefix: String,
+    /// The subscription a pull consumer reads.
+    pub subscription: Option<String>,
+    /// Endpoint override, `host:port` (`PUBSUB_EMULATOR_HOST` also works).
+    pub endpoint: Option<String>,
+}
+
+impl Default for PubSubConfig {
+    fn default() -> Self {
+        Self {
+            project: String::new(),
+            topic_prefix: "angzarr-events-".into(),
+            subscription: None,
+            endpoint: None,
+        }
+    }
+}
+
+/// Service discovery.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Which mechanism (`discovery.type`).
+    #[serde(rename = "type")]
+    pub kind: DiscoveryType,
+    /// URLs written in configuration, merged with `ANGZARR_AGGREGATE_<DOMAIN>` etc.
+    pub env_urls: EnvUrlsConfig,
+    /// Settings of `aws_cloudmap`.
+    pub aws_cloudmap: CloudMapConfig,
+    /// Settings of `consul`.
+    pub consul: ConsulConfig,
+    /// Settings of `gcp_mesh`.
+    pub gcp_mesh: GcpMeshConfig,
+}
+
+/// Discovery mechanisms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoveryType {
+    /// URLs from environment variables and configuration.
+    #[default]
+    EnvUrls,
+    /// AWS Cloud Map.
+    AwsCloudmap,
+    /// HashiCorp Consul.
+    Consul,
+    /// Cloud Run service mesh host names.
+    GcpMesh,
+}
+
+/// URLs given in configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvUrlsConfig {
+    /// Aggregate URL per domain.
+    pub aggregates: BTreeMap<String, String>,
+    /// Projector URL per projector name.
+    pub projectors: BTreeMap<String, String>,
+    /// Saga URLs per source domain, by saga name.
+    pub sagas: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Cloud Map settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudMapConfig {
+    /// The namespace name.
+    pub namespace: String,
+    /// Service name template; `{domain}` is replaced.
+    pub service_template: String,
+    /// The instance attribute holding the URL.
+    pub url_attribute: String,
+    /// How long answers are cached, in seconds.
+    pub cache_ttl_secs: u64,
+    /// AWS region; falls back to the SDK's `AWS_REGION`.
+    pub region: Option<String>,
+    /// Endpoint override (e.g. moto).
+    pub endpoint: Option<String>,
+}
+
+impl Default for CloudMapConfig {
+    fn default() -> Self {
+        Self {
+            namespace: String::new(),
+            service_template: "{domain}-aggregate".into(),
+            url_attribute: "url".into(),
+            cache_ttl_secs: 10,
+            region: None,
+            endpoint: None,
+        }
+    }
+}
+
+/// Consul settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsulConfig {
+    /// The agent's HTTP address.
+    pub address: String,
+    /// ACL token, if the agent requires one.
+    pub token: Option<Secret>,
+    /// Service name template; `{domain}` is replaced.
+    pub service_template: String,
+    /// How long answers are cached, in seconds.
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for ConsulConfig {
+    fn default() -> Self {
+        Self {
+            address: "http://127.0.0.1:8500".into(),
+            token: None,
+            service_template: "{domain}-aggregate".into(),
+            cache_ttl_secs: 5,
+        }
+    }
+}
+
+/// Cloud Run service mesh settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GcpMeshConfig {
+    /// The mesh name.
+    pub mesh: String,
+    /// URL template; `{domain}` and `{mesh}` are replaced.
+    pub url_template: String,
+}
+
+impl Default for GcpMeshConfig {
+    fn default() -> Self {
+        Self {
+            mesh: String::new(),
+            url_template: "https://{domain}-aggregate.{mesh}.mesh.internal".into(),
+        }
+    }
+}
+
+/// Firing-guard timings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FiringGuardConfig {
+    /// How long one delivery may hold its key before another may take over, in seconds.
+    pub lease_secs: u64,
+    /// How long a completed key is remembered, in seconds.
+    pub retention_secs: u64,
+}
+
+impl Default for FiringGuardConfig {
+    fn default() -> Self {
+        Self {
+            lease_secs: 60,
+            retention_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_backends() {
+        let config = Config::from_yaml("").unwrap();
+        assert_eq!(config.storage.kind, StorageType::Memory);
+        assert_eq!(config.messaging.kind, MessagingType::Memory);
+        assert_eq!(config.discovery.kind, DiscoveryType::EnvUrls);
+        assert_eq!(config.storage.aws_dynamodb.table_name, "angzarr-events");
+    }
+
+    #[test]
+    fn yaml_in_the_design_shape_loads() {
+        let config = Config::from_yaml(
+            r#"
+storage:   { type: aws_dynamodb, aws_dynamodb: { table_name: shop-events, region: us-east-1 } }
+messaging: { type: aws_sqs, aws_sqs: { region: us-east-1, topic_arn_prefix: "arn:aws:sns:us-east-1:1:angzarr-events-" } }
+discovery: { type: env_urls, env_urls: { aggregates: { cart: "http://cart" } } }
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.storage.kind, StorageType::AwsDynamodb);
+        assert_eq!(config.storage.aws_dynamodb.table_name, "shop-events");
+        assert_eq!(
+            config.storage.aws_dynamodb.region.as_deref(),
+            Some("us-east-1")
+        );
+        // Unset keys of a section keep their defaults.
+        assert_eq!(
+            config.storage.aws_dynamodb.snapshot_table_name,
+            "angzarr-snapshots"
+        );
+        assert_eq!(config.messaging.kind, MessagingType::AwsSqs);
+        assert_eq!(config.discovery.env_urls.aggregates["cart"], "http://cart");
+    }
+
+    #[test]
+    fn an_unknown_type_names_the_key_and_the_allowed_values() {
+        for (yaml, key, allowed) in [
+            (
+                "storage: { type: cassandra }",
+                "storage.type",
+                &["memory", "aws_dynamodb", "gcp_bigtable", "redis"][..],
+            ),
+            (
+                "messaging: { type: kafka }",
+                "messaging.type",
+                &["memory", "gcp_pubsub", "aws_sqs", "aws_kinesis"][..],
+            ),
+            (
+                "discovery: { type: dns }",
+                "discovery.type",
+                &["env_urls", "aws_cloudmap", "consul", "gcp_mesh"][..],
+            ),
+        ] {
+            let err = Config::from_yaml(yaml).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, Error::Config { .. }), "{text}");
+            assert!(text.contains(key), "{text} should name {key}");
+            for value in allowed {
+                assert!(text.contains(value), "{text} should list {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_misspelt_key_in_a_section_is_refused() {
+        let err = Config::from_yaml("storage: { redis: { urll: x } }").unwrap_err();
+        assert!(err.to_string().contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_double_underscore_nesting() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "angzarr.yaml",
+                "storage: { type: aws_dynamodb, aws_dynamodb: { table_name: from-file } }",
+            )?;
+            jail.set_env("ANGZARR_CONFIG", "angzarr.yaml");
+            jail.set_env("ANGZARR_STORAGE__AWS_DYNAMODB__TABLE_NAME", "from-env");
+            jail.set_env("ANGZARR_MESSAGING__TYPE", "gcp_pubsub");
+            jail.set_env("ANGZARR_MESSAGING__GCP_PUBSUB__PROJECT", "1234");
+            // Discovery URLs share the prefix; the model ignores them.
+            jail.set_env("ANGZARR_AGGREGATE_CART", "http://cart.local");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.storage.kind, StorageType::AwsDynamodb);
+            assert_eq!(config.storage.aws_dynamodb.table_name, "from-env");
+            assert_eq!(config.messaging.kind, MessagingType::GcpPubsub);
+            assert_eq!(config.messaging.gcp_pubsub.project, "1234");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_env_value_names_its_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ANGZARR_STORAGE__TYPE", "mongodb");
+            let err = Config::load().unwrap_err().to_string();
+            assert!(err.contains("storage.type"), "{err}");
+            assert!(err.contains("mongodb"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ANGZARR_CONFIG", "nope.yaml");
+            let err = Config::load().unwrap_err().to_string();
+            assert!(err.contains("ANGZARR_CONFIG"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_hidden_in_debug_output() {
+        let mut config = Config::default();
+        config.storage.redis.url = Secret::new("redis://:hunter2@cache:6379");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"));
+        assert_eq!(
+            config.storage.redis.url.expose(),
+            "redis://:hunter2@cache:6379"
+        );
+    }
+}

@@ -1,0 +1,330 @@
+//! One error type for every layer below the runtime, with one mapping to gRPC
+//! status and one to HTTP status.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error from a backend's SDK.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The result type of every Angzarr trait.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a store, bus, guard, limiter or discovery.
+///
+/// Adapters convert their SDK errors into this in one `From` each; callers use
+/// [`Error::is_retriable`] to decide whether to try again and
+/// [`Error::code`] / [`Error::http_status`] / `tonic::Status::from` to answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An append expected a next sequence the aggregate no longer has.
+    #[error("sequence conflict on {key}: expected next sequence {expected}, actual is {actual}")]
+    SequenceConflict {
+        /// The aggregate (`domain#root`).
+        key: String,
+        /// The next sequence the writer expected.
+        expected: u32,
+        /// The aggregate's actual next sequence: retry from here.
+        actual: u32,
+    },
+    /// A request is larger than a backend accepts; nothing was written.
+    #[error("{what} exceeds the limit: {actual} > {limit}")]
+    LimitExceeded {
+        /// What was too large, e.g. `events per append` or `event bytes`.
+        what: &'static str,
+        /// The backend's limit.
+        limit: u64,
+        /// The size of the request.
+        actual: u64,
+    },
+    /// The input is malformed or incomplete (a missing cover, a bad UUID, undecodable bytes).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The thing asked for does not exist (e.g. no endpoint for a domain).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A firing-guard lease expired and was taken over before it was completed or released.
+    #[error("lease on `{key}` is no longer held by this holder")]
+    LeaseLost {
+        /// The guarded key.
+        key: String,
+    },
+    /// Business logic refused a command.
+    #[error("rejected: {reason}")]
+    Rejected {
+        /// Why, as the business logic said it.
+        reason: String,
+    },
+    /// A rate limit was reached.
+    #[error("rate limit reached, retry after {retry_after:?}")]
+    RateLimited {
+        /// When the current window ends.
+        retry_after: Duration,
+    },
+    /// A configuration value is missing or wrong.
+    #[error("configuration key `{key}`: {message}")]
+    Config {
+        /// The key, dotted (e.g. `storage.type`).
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// The backend does not offer this operation.
+    #[error("{backend} does not support {operation}")]
+    Unsupported {
+        /// The backend's name.
+        backend: &'static str,
+        /// The operation asked for.
+        operation: &'static str,
+    },
+    /// The backend could not be reached or is overloaded; trying again may succeed.
+    #[error("{backend} unavailable: {source}")]
+    Unavailable {
+        /// The backend's name.
+        backend: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// Any other backend failure.
+    #[error("{backend}: {message}")]
+    Backend {
+        /// The backend's name.
+        backend: &'static str,
+        /// What went wrong.
+        message: String,
+        /// Whether trying again may succeed.
+        retriable: bool,
+    },
+}
+
+/// A stable, machine-readable name for an [`Error`], used in JSON error bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// See [`Error::SequenceConflict`].
+    SequenceConflict,
+    /// See [`Error::LimitExceeded`].
+    LimitExceeded,
+    /// See [`Error::InvalidArgument`].
+    InvalidArgument,
+    /// See [`Error::NotFound`].
+    NotFound,
+    /// See [`Error::LeaseLost`].
+    LeaseLost,
+    /// See [`Error::Rejected`].
+    Rejected,
+    /// See [`Error::RateLimited`].
+    RateLimited,
+    /// See [`Error::Config`].
+    Config,
+    /// See [`Error::Unsupported`].
+    Unsupported,
+    /// See [`Error::Unavailable`].
+    Unavailable,
+    /// See [`Error::Backend`].
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as written in JSON bodies, e.g. `sequence_conflict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::SequenceConflict => "sequence_conflict",
+            ErrorCode::LimitExceeded => "limit_exceeded",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::LeaseLost => "lease_lost",
+            ErrorCode::Rejected => "rejected",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Config => "config",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The gRPC status code this error is answered with.
+    pub fn grpc_code(self) -> tonic::Code {
+        use tonic::Code;
+        match self {
+            // WIRE: a strict expected-sequence mismatch is FAILED_PRECONDITION.
+            ErrorCode::SequenceConflict | ErrorCode::Rejected => Code::FailedPrecondition,
+            ErrorCode::LimitExceeded | ErrorCode::RateLimited => Code::ResourceExhausted,
+            ErrorCode::InvalidArgument => Code::InvalidArgument,
+            ErrorCode::NotFound => Code::NotFound,
+            ErrorCode::LeaseLost => Code::Aborted,
+            ErrorCode::Unsupported => Code::Unimplemented,
+            ErrorCode::Unavailable => Code::Unavailable,
+            ErrorCode::Config | ErrorCode::Internal => Code::Internal,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn http_status(self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            ErrorCode::SequenceConflict | ErrorCode::LeaseLost => StatusCode::CONFLICT,
+            ErrorCode::LimitExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::InvalidArgument => StatusCode::BAD_REQUEST,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Config | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// A malformed or incomplete input.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::InvalidArgument(message.into())
+    }
+
+    /// A backend that could not be reached; retriable.
+    pub fn unavailable(backend: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Unavailable {
+            backend,
+            source: source.into(),
+        }
+    }
+
+    /// Any other backend failure.
+    pub fn backend(backend: &'static str, message: impl Into<String>, retriable: bool) -> Self {
+        Error::Backend {
+            backend,
+            message: message.into(),
+            retriable,
+        }
+    }
+
+    /// A configuration error naming its key.
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether the same request may succeed if tried again unchanged.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Unavailable { .. } | Error::LeaseLost { .. } | Error::RateLimited { .. } => true,
+            Error::Backend { retriable, .. } => *retriable,
+            // A conflict is resolved by reloading, not by repeating the same request.
+            Error::SequenceConflict { .. }
+            | Error::LimitExceeded { .. }
+            | Error::InvalidArgument(_)
+            | Error::NotFound(_)
+            | Error::Rejected { .. }
+            | Error::Config { .. }
+            | Error::Unsupported { .. } => false,
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::SequenceConflict { .. } => ErrorCode::SequenceConflict,
+            Error::LimitExceeded { .. } => ErrorCode::LimitExceeded,
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::LeaseLost { .. } => ErrorCode::LeaseLost,
+            Error::Rejected { .. } => ErrorCode::Rejected,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Config { .. } => ErrorCode::Config,
+            Error::Unsupported { .. } => ErrorCode::Unsupported,
+            Error::Unavailable { .. } => ErrorCode::Unavailable,
+            Error::Backend {
+                retriable: true, ..
+            } => ErrorCode::Unavailable,
+            Error::Backend { .. } => ErrorCode::Internal,
+        }
+    }
+
+    /// The HTTP status to answer with.
+    pub fn http_status(&self) -> http::StatusCode {
+        self.code().http_status()
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(error: Error) -> Self {
+        tonic::Status::new(error.code().grpc_code(), error.to_string())
+    }
+}
+
+impl From<prost::DecodeError> for Error {
+    fn from(error: prost::DecodeError) -> Self {
+        Error::InvalidArgument(format!("malformed protobuf: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_map_to_failed_precondition_and_409() {
+        let err = Error::SequenceConflict {
+            key: "order#x".into(),
+            expected: 1,
+            actual: 3,
+        };
+        assert!(!err.is_retriable());
+        assert_eq!(err.http_status(), http::StatusCode::CONFLICT);
+        let status = tonic::Status::from(err);
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        assert!(status.message().contains("actual is 3"));
+    }
+
+    #[test]
+    fn unavailable_is_retriable_and_503() {
+        let err = Error::unavailable("redis", "connection refused");
+        assert!(err.is_retriable());
+        assert_eq!(err.code().as_str(), "unavailable");
+        assert_eq!(err.http_status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(tonic::Status::from(err).code(), tonic::Code::Unavailable);
+    }
+
+    #[test]
+    fn backend_errors_follow_their_retriable_flag() {
+        assert!(Error::backend("dynamodb", "throttled", true).is_retriable());
+        let fatal = Error::backend("dynamodb", "validation", false);
+        assert!(!fatal.is_retriable());
+        assert_eq!(fatal.http_status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn bad_input_is_400_and_limits_413() {
+        assert_eq!(
+            Error::invalid_argument("x").http_status(),
+            http::StatusCode::BAD_REQUEST
+        );
+        let limit = Error::LimitExceeded {
+            what: "event bytes",
+            limit: 10,
+            actual: 11,
+        };
+        assert_eq!(limit.http_status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(!limit.is_retriable());
+    }
+
+    #[test]
+    fn malformed_protobuf_is_invalid_argument() {
+        use prost::Message;
+        let err: Error = crate::proto::EventBook::decode(&[0xffu8, 0xff, 0xff][..])
+            .unwrap_err()
+            .into();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    }
+}
