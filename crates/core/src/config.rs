@@ -91,23 +91,37 @@ fn check_file(path: &str) -> Result<&Path> {
 }
 
 fn config_error(error: figment::Error) -> Error {
-    let mut keys = Vec::new();
-    let mut messages = Vec::new();
-    for e in error {
-        let key = if e.path.is_empty() {
-            "<root>".to_owned()
-        } else {
-            e.path.join(".")
-        };
-        let source = e
-            .metadata
-            .as_ref()
-            .map(|m| format!(" (from {})", m.name))
-            .unwrap_or_default();
-        messages.push(format!("{key}: {}{source}", e.kind));
-        keys.push(key);
+    let errors: Vec<(String, String)> = error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "<root>".to_owned()
+            } else {
+                e.path.join(".")
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            (key, format!("{}{source}", e.kind))
+        })
+        .collect();
+    match errors.as_slice() {
+        [(key, message)] => Error::config(key.clone(), message.clone()),
+        _ => Error::config(
+            errors
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            errors
+                .iter()
+                .map(|(k, m)| format!("{k}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
     }
-    Error::config(keys.join(", "), messages.join("; "))
 }
 
 /// Reads a string that may have been written as a number: environment values

@@ -1,0 +1,57 @@
+//! The `angzarr` binary as a user runs it.
+
+use std::process::Command;
+
+fn angzarr(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_angzarr"));
+    command.args(args).env_remove("ANGZARR_CONFIG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run angzarr")
+}
+
+#[test]
+fn demo_projects_the_history_once() {
+    let out = angzarr(&["demo"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("actual next sequence is 2"), "{stdout}");
+    assert!(stdout.contains("#2 ItemAdded sku-apple x5"), "{stdout}");
+    assert!(stdout.contains("applied again: false"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{"sku-apple": 7, "sku-pear": 1}"#),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unknown_storage_type_fails_at_start_naming_key_and_values() {
+    let out = angzarr(&["config"], &[("ANGZARR_STORAGE__TYPE", "cassandra")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "storage.type",
+        "cassandra",
+        "memory",
+        "aws_dynamodb",
+        "gcp_bigtable",
+        "redis",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "`{expected}` missing from: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_command_prints_usage() {
+    let out = angzarr(&["frobnicate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: angzarr"));
+}
