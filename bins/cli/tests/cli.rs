@@ -1,4 +1,5 @@
 //! The `angzarr` binary as a user runs it.
+#![allow(clippy::expect_used)]
 
 use std::process::Command;
 

@@ -56,6 +56,10 @@ pub enum Error {
         /// Why, as the business logic said it.
         reason: String,
     },
+    /// Stored data does not match what was written (e.g. an offloaded
+    /// payload whose hash differs from its reference).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
     /// A rate limit was reached.
     #[error("rate limit reached, retry after {retry_after:?}")]
     RateLimited {
@@ -115,6 +119,8 @@ pub enum ErrorCode {
     LeaseLost,
     /// See [`Error::Rejected`].
     Rejected,
+    /// See [`Error::Corrupt`].
+    Corrupt,
     /// See [`Error::RateLimited`].
     RateLimited,
     /// See [`Error::Config`].
@@ -137,6 +143,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::LeaseLost => "lease_lost",
             ErrorCode::Rejected => "rejected",
+            ErrorCode::Corrupt => "corrupt",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Config => "config",
             ErrorCode::Unsupported => "unsupported",
@@ -156,6 +163,7 @@ impl ErrorCode {
             ErrorCode::NotFound => Code::NotFound,
             ErrorCode::LeaseLost => Code::Aborted,
             ErrorCode::Unsupported => Code::Unimplemented,
+            ErrorCode::Corrupt => Code::DataLoss,
             ErrorCode::Unavailable => Code::Unavailable,
             ErrorCode::Config | ErrorCode::Internal => Code::Internal,
         }
@@ -173,7 +181,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unsupported => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Config | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Config | ErrorCode::Corrupt | ErrorCode::Internal => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
@@ -226,6 +236,7 @@ impl Error {
             | Error::InvalidArgument(_)
             | Error::NotFound(_)
             | Error::Rejected { .. }
+            | Error::Corrupt(_)
             | Error::Config { .. }
             | Error::Unsupported { .. } => false,
         }
@@ -240,6 +251,7 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::LeaseLost { .. } => ErrorCode::LeaseLost,
             Error::Rejected { .. } => ErrorCode::Rejected,
+            Error::Corrupt(_) => ErrorCode::Corrupt,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::Config { .. } => ErrorCode::Config,
             Error::Unsupported { .. } => ErrorCode::Unsupported,

@@ -8,7 +8,7 @@
 //!   (packing and matching `google.protobuf.Any`);
 //! * the traits a deployment composes: [`EventStore`], [`SnapshotStore`],
 //!   [`EventBus`] and [`Subscription`], [`ServiceDiscovery`], [`FiringGuard`],
-//!   [`RateLimiter`];
+//!   [`RateLimiter`], and [`PayloadStore`] for payloads too large to carry inline;
 //! * one error type, [`Error`], that knows whether it is retriable and how it
 //!   maps to gRPC and HTTP;
 //! * the configuration model, [`config::Config`], loaded with figment;
@@ -24,6 +24,7 @@ mod error;
 pub mod guard;
 pub mod ids;
 pub mod memory;
+pub mod payload;
 pub mod proto;
 pub mod rate;
 pub mod store;
@@ -33,5 +34,6 @@ pub use discovery::ServiceDiscovery;
 pub use error::{Error, ErrorCode, Result};
 pub use guard::{Acquisition, FiringGuard, Lease};
 pub use ids::AggregateKey;
+pub use payload::PayloadStore;
 pub use rate::{RateDecision, RateLimiter};
 pub use store::{EventStore, EventStoreExt, LoadRange, SnapshotStore, StoreLimits};

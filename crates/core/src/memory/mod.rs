@@ -5,12 +5,14 @@
 mod bus;
 mod discovery;
 mod guard;
+mod payload;
 mod rate;
 mod store;
 
 pub use bus::{MemoryBus, MemorySubscription};
 pub use discovery::StaticDiscovery;
 pub use guard::MemoryFiringGuard;
+pub use payload::MemoryPayloadStore;
 pub use rate::MemoryRateLimiter;
 pub use store::{MemoryEventStore, MemorySnapshotStore};
 
