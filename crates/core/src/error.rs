@@ -91,6 +91,12 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A call did not answer in time; trying again may succeed.
+    #[error("{what} timed out")]
+    Timeout {
+        /// What timed out, e.g. `command handler cart`.
+        what: String,
+    },
     /// Any other backend failure.
     #[error("{backend}: {message}")]
     Backend {
@@ -129,6 +135,8 @@ pub enum ErrorCode {
     Unsupported,
     /// See [`Error::Unavailable`].
     Unavailable,
+    /// See [`Error::Timeout`].
+    Timeout,
     /// See [`Error::Backend`].
     Internal,
 }
@@ -148,6 +156,7 @@ impl ErrorCode {
             ErrorCode::Config => "config",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
         }
     }
@@ -165,6 +174,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => Code::Unimplemented,
             ErrorCode::Corrupt => Code::DataLoss,
             ErrorCode::Unavailable => Code::Unavailable,
+            ErrorCode::Timeout => Code::DeadlineExceeded,
             ErrorCode::Config | ErrorCode::Internal => Code::Internal,
         }
     }
@@ -181,6 +191,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unsupported => StatusCode::NOT_IMPLEMENTED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Config | ErrorCode::Corrupt | ErrorCode::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -228,7 +239,10 @@ impl Error {
     /// Whether the same request may succeed if tried again unchanged.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Error::Unavailable { .. } | Error::LeaseLost { .. } | Error::RateLimited { .. } => true,
+            Error::Unavailable { .. }
+            | Error::Timeout { .. }
+            | Error::LeaseLost { .. }
+            | Error::RateLimited { .. } => true,
             Error::Backend { retriable, .. } => *retriable,
             // A conflict is resolved by reloading, not by repeating the same request.
             Error::SequenceConflict { .. }
@@ -256,6 +270,7 @@ impl Error {
             Error::Config { .. } => ErrorCode::Config,
             Error::Unsupported { .. } => ErrorCode::Unsupported,
             Error::Unavailable { .. } => ErrorCode::Unavailable,
+            Error::Timeout { .. } => ErrorCode::Timeout,
             Error::Backend {
                 retriable: true, ..
             } => ErrorCode::Unavailable,

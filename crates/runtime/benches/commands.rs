@@ -1,0 +1,2 @@
+//! Command throughput and latency on the memory backends (filled in below).
+fn main() {}

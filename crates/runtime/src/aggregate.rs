@@ -1,0 +1,455 @@
+//! The aggregate command pipeline.
+//!
+//! For a `CommandRequest`: load the latest snapshot and the events after it →
+//! upcast them (optional) → call the domain's command handler with a
+//! `ContextualCommand` → check the expected sequence per merge strategy →
+//! stamp cover and sequences → append atomically → snapshot (when the handler
+//! returns one, or every N events) → publish → answer. With
+//! `SYNC_MODE_SIMPLE` the synchronous projectors run before the answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use angzarr_core::proto::business_response::Result as Business;
+use angzarr_core::proto::command_page::Payload as CommandPayload;
+use angzarr_core::proto::event_page::Payload as EventPayload;
+use angzarr_core::proto::page_header::SequenceType;
+use angzarr_core::proto::{
+    CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand, Cover, EventBook,
+    EventPage, MergeStrategy, Projection, ReplayRequest, Snapshot, SyncMode, UpcastRequest,
+};
+use angzarr_core::store::{page_sequence, prepare_append};
+use angzarr_core::{AggregateKey, Error, EventBus, EventStore, LoadRange, Result, SnapshotStore};
+use async_trait::async_trait;
+use tracing::warn;
+
+use crate::dispatch::{Guarded, ProjectorDispatch};
+use crate::logic::{CommandHandler, Projector, Upcaster};
+use crate::retry::RetryPolicy;
+use crate::router::CommandRouter;
+
+/// Runs commands for the domains it has handlers for.
+#[derive(Debug)]
+pub struct AggregateCoordinator {
+    handlers: HashMap<String, Arc<dyn CommandHandler>>,
+    upcaster: Option<Arc<dyn Upcaster>>,
+    store: Arc<dyn EventStore>,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
+    bus: Arc<dyn EventBus>,
+    retry: RetryPolicy,
+    snapshot_every: Option<u32>,
+    sync_projectors: Vec<Arc<dyn Projector>>,
+    projector_dispatch: Option<Arc<ProjectorDispatch>>,
+}
+
+/// Builds an [`AggregateCoordinator`].
+#[derive(Debug)]
+pub struct AggregateCoordinatorBuilder {
+    inner: AggregateCoordinator,
+}
+
+impl AggregateCoordinatorBuilder {
+    /// Adds `domain`'s command handler.
+    pub fn handler(mut self, domain: &str, handler: Arc<dyn CommandHandler>) -> Self {
+        self.inner.handlers.insert(domain.to_owned(), handler);
+        self
+    }
+
+    /// Loads and stores snapshots in `snapshots`.
+    pub fn snapshots(mut self, snapshots: Arc<dyn SnapshotStore>) -> Self {
+        self.inner.snapshots = Some(snapshots);
+        self
+    }
+
+    /// Also stores a snapshot each time an aggregate's history crosses a
+    /// multiple of `every` events (needs [`Self::snapshots`]).
+    pub fn snapshot_every(mut self, every: u32) -> Self {
+        self.inner.snapshot_every = (every > 0).then_some(every);
+        self
+    }
+
+    /// Upcasts loaded events through `upcaster` before handlers see them.
+    pub fn upcaster(mut self, upcaster: Arc<dyn Upcaster>) -> Self {
+        self.inner.upcaster = Some(upcaster);
+        self
+    }
+
+    /// How conflicting commutative commands are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.inner.retry = retry;
+        self
+    }
+
+    /// Projectors run before the answer for `SYNC_MODE_SIMPLE` commands,
+    /// through `dispatch` (so the bus delivery that follows is a duplicate).
+    pub fn sync_projectors(
+        mut self,
+        dispatch: Arc<ProjectorDispatch>,
+        projectors: Vec<Arc<dyn Projector>>,
+    ) -> Self {
+        self.inner.projector_dispatch = Some(dispatch);
+        self.inner.sync_projectors = projectors;
+        self
+    }
+
+    /// The coordinator.
+    pub fn build(self) -> AggregateCoordinator {
+        self.inner
+    }
+}
+
+/// What a command's handler decided, validated.
+enum Decision {
+    /// Events to append (already checked to belong to the aggregate).
+    Events(Vec<EventPage>, Option<Snapshot>),
+    /// Nothing to append (a notification, or no events).
+    Nothing,
+}
+
+impl AggregateCoordinator {
+    /// A coordinator over `store` publishing on `bus`; add handlers with the builder.
+    pub fn builder(
+        store: Arc<dyn EventStore>,
+        bus: Arc<dyn EventBus>,
+    ) -> AggregateCoordinatorBuilder {
+        AggregateCoordinatorBuilder {
+            inner: AggregateCoordinator {
+                handlers: HashMap::new(),
+                upcaster: None,
+                store,
+                snapshots: None,
+                bus,
+                retry: RetryPolicy::default(),
+                snapshot_every: None,
+                sync_projectors: Vec::new(),
+                projector_dispatch: None,
+            },
+        }
+    }
+
+    /// Whether this coordinator has a handler for `domain`.
+    pub fn handles(&self, domain: &str) -> bool {
+        self.handlers.contains_key(domain)
+    }
+
+    /// Runs one command through the pipeline.
+    pub async fn handle(&self, request: CommandRequest) -> Result<CommandResponse> {
+        let command = request
+            .command
+            .ok_or_else(|| Error::invalid_argument("command request carries no command"))?;
+        let (key, strategy, expected) = validate_command(&command)?;
+        let handler = self.handlers.get(&key.domain).ok_or_else(|| {
+            Error::invalid_argument(format!("no aggregate handles domain `{}`", key.domain))
+        })?;
+
+        let mut ignore_snapshot = false;
+        let mut attempt = 0;
+        let (book, snapshot_from_handler, prior) = loop {
+            let prior = self.load_prior(&key, ignore_snapshot).await?;
+            let next = prior.next_sequence;
+            if strategy == MergeStrategy::MergeStrict {
+                if let Some(expected) = expected.filter(|e| *e != next) {
+                    return Err(Error::SequenceConflict {
+                        key: key.to_string(),
+                        expected,
+                        actual: next,
+                    });
+                }
+            }
+            let contextual = ContextualCommand {
+                events: Some(prior.clone()),
+                command: Some(command.clone()),
+            };
+            let (pages, snapshot) = match decide(&key, handler.handle(contextual).await?)? {
+                Decision::Events(pages, snapshot) => (pages, snapshot),
+                Decision::Nothing => {
+                    return Ok(CommandResponse {
+                        events: Some(published_book(&key, &command, Vec::new(), next)),
+                        projections: Vec::new(),
+                    });
+                }
+            };
+            let stamped = prepare_append(&key, next, pages, self.store.limits())?;
+            match self.store.append(&key, next, stamped.clone()).await {
+                Ok(new_next) => {
+                    break (
+                        published_book(&key, &command, stamped, new_next),
+                        snapshot,
+                        prior,
+                    );
+                }
+                Err(Error::SequenceConflict { actual, .. })
+                    if strategy != MergeStrategy::MergeStrict
+                        && attempt + 1 < self.retry.max_attempts =>
+                {
+                    // A stale snapshot ahead of the history would make every retry conflict.
+                    ignore_snapshot |=
+                        actual < prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+
+        self.store_snapshot(&key, handler.as_ref(), &prior, &book, snapshot_from_handler)
+            .await;
+        self.publish(&book).await?;
+        let projections = match SyncMode::try_from(request.sync_mode) {
+            Ok(SyncMode::Simple | SyncMode::Cascade) => self.run_sync_projectors(&book).await,
+            _ => Vec::new(),
+        };
+        Ok(CommandResponse {
+            events: Some(book),
+            projections,
+        })
+    }
+
+    /// The snapshot and the events after it, upcast, as the handler sees them.
+    async fn load_prior(&self, key: &AggregateKey, ignore_snapshot: bool) -> Result<EventBook> {
+        let snapshot = match (&self.snapshots, ignore_snapshot) {
+            (Some(snapshots), false) => snapshots.get(key).await?,
+            _ => None,
+        };
+        let from = snapshot
+            .as_ref()
+            .map_or(0, |s| s.sequence.saturating_add(1));
+        let mut pages = self.store.load(key, LoadRange::from(from)).await?;
+        let next_sequence = pages
+            .last()
+            .and_then(page_sequence)
+            .map_or(from, |last| last.saturating_add(1));
+        if let Some(upcaster) = &self.upcaster {
+            if !pages.is_empty() {
+                let count = pages.len();
+                let upcast = upcaster
+                    .upcast(UpcastRequest {
+                        domain: key.domain.clone(),
+                        events: pages,
+                    })
+                    .await?;
+                if upcast.events.len() != count {
+                    return Err(Error::backend(
+                        "upcaster",
+                        format!("returned {} events for {count}", upcast.events.len()),
+                        false,
+                    ));
+                }
+                pages = upcast.events;
+            }
+        }
+        Ok(EventBook {
+            cover: Some(key.cover(String::new())),
+            snapshot,
+            pages,
+            next_sequence,
+        })
+    }
+
+    async fn store_snapshot(
+        &self,
+        key: &AggregateKey,
+        handler: &dyn CommandHandler,
+        prior: &EventBook,
+        book: &EventBook,
+        from_handler: Option<Snapshot>,
+    ) {
+        let Some(snapshots) = &self.snapshots else {
+            return;
+        };
+        let last = book.next_sequence.saturating_sub(1);
+        let snapshot = match (from_handler, self.snapshot_every) {
+            (Some(snapshot), _) => Some(Snapshot {
+                sequence: last,
+                ..snapshot
+            }),
+            (None, Some(every)) if prior.next_sequence / every != book.next_sequence / every => {
+                let replay = ReplayRequest {
+                    base_snapshot: prior.snapshot.clone(),
+                    events: prior.pages.iter().chain(&book.pages).cloned().collect(),
+                };
+                match handler.replay(replay).await {
+                    Ok(state) => Some(Snapshot {
+                        sequence: last,
+                        state: state.state,
+                        retention: 0,
+                    }),
+                    Err(error) => {
+                        warn!(%key, %error, "replay for a snapshot failed; continuing without");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(snapshot) = snapshot {
+            // A snapshot is a cache: failing to store one loses nothing.
+            if let Err(error) = snapshots.put(key, snapshot).await {
+                warn!(%key, %error, "storing a snapshot failed");
+            }
+        }
+    }
+
+    /// Publishes, retrying retriable failures. The events are already stored:
+    /// a failure here is reported, never hidden.
+    async fn publish(&self, book: &EventBook) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match self.bus.publish(book).await {
+                Ok(()) => return Ok(()),
+                Err(error) if error.is_retriable() && attempt + 1 < 3 => {
+                    tokio::time::sleep(self.retry.delay(attempt + 3)).await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    let first = book.pages.first().and_then(page_sequence).unwrap_or(0);
+                    return Err(Error::backend(
+                        "publish",
+                        format!(
+                            "events {first}..{} were stored but not published: {error}",
+                            book.next_sequence
+                        ),
+                        false,
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn run_sync_projectors(&self, book: &EventBook) -> Vec<Projection> {
+        let Some(dispatch) = &self.projector_dispatch else {
+            return Vec::new();
+        };
+        let mut projections = Vec::new();
+        for projector in &self.sync_projectors {
+            match dispatch.deliver(projector.as_ref(), book.clone()).await {
+                Ok(Guarded::Done(projection)) => projections.push(projection),
+                Ok(Guarded::Duplicate) => {}
+                // The command is committed; the bus delivery will retry the projector.
+                Err(error) => {
+                    warn!(projector = projector.name(), %error, "synchronous projector failed")
+                }
+            }
+        }
+        projections
+    }
+}
+
+#[async_trait]
+impl CommandRouter for AggregateCoordinator {
+    async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
+        self.handle(request).await
+    }
+}
+
+/// Checks a command's cover and pages; returns its aggregate, merge strategy
+/// and expected sequence.
+fn validate_command(command: &CommandBook) -> Result<(AggregateKey, MergeStrategy, Option<u32>)> {
+    let cover = command
+        .cover
+        .as_ref()
+        .ok_or_else(|| Error::invalid_argument("command has no cover"))?;
+    if cover.domain.is_empty() {
+        return Err(Error::invalid_argument("command cover has no domain"));
+    }
+    if cover.root.is_none() {
+        return Err(Error::invalid_argument("command cover has no root"));
+    }
+    let key = AggregateKey::from_cover(cover)?;
+    let first = command
+        .pages
+        .first()
+        .ok_or_else(|| Error::invalid_argument("command has no pages"))?;
+    for page in &command.pages {
+        match &page.payload {
+            Some(CommandPayload::Command(any)) if !any.type_url.is_empty() => {}
+            Some(CommandPayload::External(_)) => {}
+            _ => {
+                return Err(Error::invalid_argument(
+                    "command page has no command payload",
+                ));
+            }
+        }
+    }
+    let strategy = MergeStrategy::try_from(first.merge_strategy).map_err(|_| {
+        Error::invalid_argument(format!("unknown merge strategy {}", first.merge_strategy))
+    })?;
+    // MERGE_MANUAL is treated as strict: the sender decides what to do on a mismatch.
+    let strategy = match strategy {
+        MergeStrategy::MergeManual => MergeStrategy::MergeStrict,
+        other => other,
+    };
+    Ok((key, strategy, expected_sequence(first)))
+}
+
+fn expected_sequence(page: &CommandPage) -> Option<u32> {
+    match page.header.as_ref()?.sequence_type.as_ref()? {
+        SequenceType::Sequence(sequence) => Some(*sequence),
+        _ => None,
+    }
+}
+
+/// Validates a handler's answer: a revocation is a rejection; events must
+/// belong to the command's aggregate and carry a payload.
+fn decide(key: &AggregateKey, response: angzarr_core::proto::BusinessResponse) -> Result<Decision> {
+    let book = match response.result {
+        Some(Business::Events(book)) => book,
+        Some(Business::Revocation(revocation)) => {
+            let reason = if revocation.reason.is_empty() {
+                "command revoked by its handler".to_owned()
+            } else {
+                revocation.reason
+            };
+            return Err(Error::Rejected { reason });
+        }
+        Some(Business::Notification(_)) | None => return Ok(Decision::Nothing),
+    };
+    if let Some(cover) = &book.cover {
+        let other_domain = !cover.domain.is_empty() && cover.domain != key.domain;
+        let other_root = match &cover.root {
+            Some(root) => uuid::Uuid::try_from(root).ok() != Some(key.root),
+            None => false,
+        };
+        if other_domain || other_root {
+            return Err(Error::Rejected {
+                reason: format!("handler returned events for another aggregate than {key}"),
+            });
+        }
+    }
+    for page in &book.pages {
+        match &page.payload {
+            Some(EventPayload::Event(any)) if !any.type_url.is_empty() => {}
+            Some(EventPayload::External(reference)) if !reference.uri.is_empty() => {}
+            _ => {
+                return Err(Error::Rejected {
+                    reason: "handler returned an event without a valid payload".to_owned(),
+                });
+            }
+        }
+    }
+    if book.pages.is_empty() {
+        return Ok(Decision::Nothing);
+    }
+    Ok(Decision::Events(book.pages, book.snapshot))
+}
+
+/// The book published and answered: the stored pages under the command's cover.
+fn published_book(
+    key: &AggregateKey,
+    command: &CommandBook,
+    pages: Vec<EventPage>,
+    next: u32,
+) -> EventBook {
+    let source = command.cover.as_ref();
+    EventBook {
+        cover: Some(Cover {
+            root: Some(key.root.into()),
+            domain: key.domain.clone(),
+            correlation_id: source.map(|c| c.correlation_id.clone()).unwrap_or_default(),
+            edition: source.and_then(|c| c.edition.clone()),
+        }),
+        snapshot: None,
+        pages,
+        next_sequence: next,
+    }
+}

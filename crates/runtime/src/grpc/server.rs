@@ -1,0 +1,153 @@
+//! gRPC servers: the runtime's own services, and adapters that serve Rust
+//! business logic over gRPC (so it can run as a separate service, or be
+//! called exactly as a polyglot service would be).
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use angzarr_core::proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorService;
+use angzarr_core::proto::command_handler_service_server::CommandHandlerService;
+use angzarr_core::proto::event_query_service_server::EventQueryService;
+use angzarr_core::proto::projector_service_server::ProjectorService;
+use angzarr_core::proto::saga_service_server::SagaService;
+use angzarr_core::proto::upcaster_service_server::UpcasterService;
+use angzarr_core::proto::{
+    AggregateRoot, BusinessResponse, CommandRequest, CommandResponse, ContextualCommand, EventBook,
+    Projection, Query, ReplayRequest, ReplayResponse, SagaHandleRequest, SagaResponse,
+    UpcastRequest, UpcastResponse,
+};
+use futures::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+use crate::logic::{CommandHandler, Projector, Saga, Upcaster};
+use crate::query::EventQueries;
+use crate::router::CommandRouter;
+
+type Answer<T> = Result<Response<T>, Status>;
+
+fn answer<T>(result: angzarr_core::Result<T>) -> Answer<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+/// `CommandHandlerCoordinatorService`: runs clients' commands through a router.
+#[derive(Debug)]
+pub struct CoordinatorServer {
+    router: Arc<dyn CommandRouter>,
+}
+
+impl CoordinatorServer {
+    /// Serves commands through `router` (an `AggregateCoordinator` or a `DiscoveryRouter`).
+    pub fn new(router: Arc<dyn CommandRouter>) -> Self {
+        Self { router }
+    }
+}
+
+#[tonic::async_trait]
+impl CommandHandlerCoordinatorService for CoordinatorServer {
+    async fn handle_command(&self, request: Request<CommandRequest>) -> Answer<CommandResponse> {
+        answer(self.router.send(request.into_inner()).await)
+    }
+}
+
+/// `EventQueryService` over an [`EventQueries`].
+#[derive(Debug)]
+pub struct QueryServer {
+    queries: EventQueries,
+}
+
+impl QueryServer {
+    /// Serves `queries`.
+    pub fn new(queries: EventQueries) -> Self {
+        Self { queries }
+    }
+}
+
+type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl EventQueryService for QueryServer {
+    async fn get_event_book(&self, request: Request<Query>) -> Answer<EventBook> {
+        answer(self.queries.get_event_book(request.into_inner()).await)
+    }
+
+    type GetEventsStream = BoxedStream<EventBook>;
+
+    async fn get_events(&self, request: Request<Query>) -> Answer<Self::GetEventsStream> {
+        let book = self.queries.get_event_book(request.into_inner()).await?;
+        Ok(Response::new(Box::pin(futures::stream::iter([Ok(book)]))))
+    }
+
+    type GetAggregateRootsStream = BoxedStream<AggregateRoot>;
+
+    async fn get_aggregate_roots(&self, _: Request<()>) -> Answer<Self::GetAggregateRootsStream> {
+        let queries = self.queries.clone();
+        let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            let mut roots = queries.aggregate_roots(None);
+            while let Some(root) = roots.next().await {
+                if sender.send(root.map_err(Status::from)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+}
+
+/// Serves a [`CommandHandler`] as `CommandHandlerService`.
+#[derive(Debug)]
+pub struct CommandHandlerServer(pub Arc<dyn CommandHandler>);
+
+#[tonic::async_trait]
+impl CommandHandlerService for CommandHandlerServer {
+    async fn handle(&self, request: Request<ContextualCommand>) -> Answer<BusinessResponse> {
+        answer(self.0.handle(request.into_inner()).await)
+    }
+
+    async fn replay(&self, request: Request<ReplayRequest>) -> Answer<ReplayResponse> {
+        answer(self.0.replay(request.into_inner()).await)
+    }
+}
+
+/// Serves a [`Projector`] as `ProjectorService`.
+#[derive(Debug)]
+pub struct ProjectorServer(pub Arc<dyn Projector>);
+
+#[tonic::async_trait]
+impl ProjectorService for ProjectorServer {
+    async fn handle(&self, request: Request<EventBook>) -> Answer<Projection> {
+        answer(self.0.handle(request.into_inner()).await)
+    }
+
+    async fn handle_speculative(&self, request: Request<EventBook>) -> Answer<Projection> {
+        Err(Status::unimplemented(format!(
+            "projector `{}` does not project speculatively ({} pages offered)",
+            self.0.name(),
+            request.get_ref().pages.len()
+        )))
+    }
+}
+
+/// Serves a [`Saga`] as `SagaService`.
+#[derive(Debug)]
+pub struct SagaServer(pub Arc<dyn Saga>);
+
+#[tonic::async_trait]
+impl SagaService for SagaServer {
+    async fn handle(&self, request: Request<SagaHandleRequest>) -> Answer<SagaResponse> {
+        answer(self.0.handle(request.into_inner()).await)
+    }
+}
+
+/// Serves an [`Upcaster`] as `UpcasterService`.
+#[derive(Debug)]
+pub struct UpcasterServer(pub Arc<dyn Upcaster>);
+
+#[tonic::async_trait]
+impl UpcasterService for UpcasterServer {
+    async fn upcast(&self, request: Request<UpcastRequest>) -> Answer<UpcastResponse> {
+        answer(self.0.upcast(request.into_inner()).await)
+    }
+}

@@ -1,0 +1,49 @@
+//! The one interface to business logic, whether it is Rust linked in
+//! ([`crate::authoring`]) or a gRPC service in any language ([`crate::grpc`]).
+//! Each trait mirrors one service of the wire contract.
+
+use std::fmt;
+
+use angzarr_core::Result;
+use angzarr_core::proto::{
+    BusinessResponse, ContextualCommand, EventBook, Projection, ReplayRequest, ReplayResponse,
+    SagaHandleRequest, SagaResponse, UpcastRequest, UpcastResponse,
+};
+use async_trait::async_trait;
+
+/// An aggregate's command handler (`CommandHandlerService`).
+///
+/// A refusal is `Err(Error::Rejected { .. })` (or `Error::InvalidArgument`
+/// for a malformed command), or a `RevocationResponse` in the answer.
+#[async_trait]
+pub trait CommandHandler: Send + Sync + fmt::Debug {
+    /// Decides a command against the aggregate's history.
+    async fn handle(&self, command: ContextualCommand) -> Result<BusinessResponse>;
+    /// Folds a snapshot and events into the aggregate's state.
+    async fn replay(&self, request: ReplayRequest) -> Result<ReplayResponse>;
+}
+
+/// A projector (`ProjectorService`): builds a read model from events.
+#[async_trait]
+pub trait Projector: Send + Sync + fmt::Debug {
+    /// The projector's name, part of its firing-guard keys.
+    fn name(&self) -> &str;
+    /// Applies a book of events to the read model.
+    async fn handle(&self, events: EventBook) -> Result<Projection>;
+}
+
+/// A saga (`SagaService`): turns events of one domain into commands for others.
+#[async_trait]
+pub trait Saga: Send + Sync + fmt::Debug {
+    /// The saga's name, part of its firing-guard keys.
+    fn name(&self) -> &str;
+    /// Decides which commands a book of source events causes.
+    async fn handle(&self, request: SagaHandleRequest) -> Result<SagaResponse>;
+}
+
+/// An upcaster (`UpcasterService`): brings stored events to the current schema.
+#[async_trait]
+pub trait Upcaster: Send + Sync + fmt::Debug {
+    /// Returns the events, upcast, in the same order and number.
+    async fn upcast(&self, request: UpcastRequest) -> Result<UpcastResponse>;
+}

@@ -1,0 +1,191 @@
+//! Polyglot business logic: the cart handler written in Python (grpcio, stubs
+//! generated from `proto/`), driven through the runtime.
+//!
+//! Needs python3 with `grpcio` and `grpcio-tools` (`cargo xtask test` installs
+//! them from PyPI). A missing one fails the test with that hint.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use angzarr_core::memory::{MemoryBus, MemoryEventStore, MemorySnapshotStore};
+use angzarr_core::store::page_sequence;
+use angzarr_core::{Error, ErrorCode, EventStore, EventStoreExt, SnapshotStore};
+use angzarr_example_shop::proto::{AddItem, CheckedOut, Checkout, RemoveItem};
+use angzarr_runtime::AggregateCoordinator;
+use angzarr_runtime::grpc::client::{GrpcCommandHandler, GrpcTarget};
+use common::{decode, key, request, types};
+use tokio::io::AsyncBufReadExt;
+
+const HINT: &str = "the Python cart service needs python3 with grpcio and grpcio-tools: \
+                    `python3 -m pip install grpcio grpcio-tools` (cargo xtask test installs them)";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Generates the Python stubs into a fresh directory.
+fn generate_stubs() -> PathBuf {
+    let out = std::env::temp_dir().join(format!("angzarr-py-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&out).unwrap();
+    let status = std::process::Command::new("python3")
+        .args(["-m", "grpc_tools.protoc"])
+        .arg(format!("-I{}", repo().join("proto").display()))
+        .arg(format!(
+            "-I{}",
+            repo().join("examples/shop/proto").display()
+        ))
+        .arg(format!("--python_out={}", out.display()))
+        .arg(format!("--grpc_python_out={}", out.display()))
+        .args([
+            "angzarr/types.proto",
+            "angzarr/business.proto",
+            "shop/shop.proto",
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); {HINT}"));
+    assert!(
+        status.success(),
+        "generating the Python stubs failed; {HINT}"
+    );
+    out
+}
+
+/// The Python service on a free port; killed when dropped.
+async fn start_python_cart() -> (tokio::process::Child, String) {
+    let stubs = generate_stubs();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new("python3")
+        .arg(repo().join("examples/shop/python/cart_service.py"))
+        .args(["--port", &port.to_string()])
+        .env("PYTHONPATH", &stubs)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start python3 ({e}); {HINT}"));
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await;
+    match ready {
+        Ok(Ok(Some(line))) if line == "ready" => {}
+        other => panic!("the Python cart service did not start ({other:?}); {HINT}"),
+    }
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test]
+async fn the_python_cart_service_runs_through_the_runtime() {
+    let (_python, url) = start_python_cart().await;
+    let store = Arc::new(MemoryEventStore::new());
+    let snapshots = Arc::new(MemorySnapshotStore::new());
+    let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
+        .handler(
+            "cart",
+            Arc::new(GrpcCommandHandler::new(
+                GrpcTarget::new("python cart", &url).unwrap(),
+            )),
+        )
+        // Snapshots make the service's "count of prior pages" differ from the real sequence.
+        .snapshots(snapshots.clone())
+        .snapshot_every(2)
+        .build();
+    let cart = uuid::Uuid::new_v4();
+    for (sku, quantity) in [("apple", 2), ("pear", 1), ("plum", 4)] {
+        coordinator
+            .handle(request(
+                "cart",
+                cart,
+                &AddItem {
+                    sku: sku.into(),
+                    quantity,
+                    unit_price_cents: 25,
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    coordinator
+        .handle(request("cart", cart, &RemoveItem { sku: "pear".into() }))
+        .await
+        .unwrap();
+    let order = uuid::Uuid::new_v4();
+    let response = coordinator
+        .handle(request(
+            "cart",
+            cart,
+            &Checkout {
+                order_id: order.to_string(),
+            },
+        ))
+        .await
+        .unwrap();
+    let checked_out: CheckedOut = decode(&response.events.unwrap().pages[0]);
+    assert_eq!(checked_out.order_id, order.to_string());
+    assert_eq!(
+        checked_out.total_cents,
+        (2 + 4) * 25,
+        "state folded by Python from snapshot + events"
+    );
+    let skus: Vec<_> = checked_out.items.iter().map(|i| i.sku.as_str()).collect();
+    assert_eq!(skus, ["apple", "plum"]);
+
+    let history = store.load_all(&key("cart", cart)).await.unwrap();
+    assert_eq!(
+        types(&history),
+        [
+            "shop.ItemAdded",
+            "shop.ItemAdded",
+            "shop.ItemAdded",
+            "shop.ItemRemoved",
+            "shop.CheckedOut"
+        ]
+    );
+    let sequences: Vec<u32> = history.iter().filter_map(page_sequence).collect();
+    assert_eq!(
+        sequences,
+        [0, 1, 2, 3, 4],
+        "the runtime stamps the authoritative sequences"
+    );
+    assert!(
+        snapshots.get(&key("cart", cart)).await.unwrap().is_some(),
+        "snapshot from Python's Replay"
+    );
+
+    // Refusals from Python keep their meaning.
+    let err = coordinator
+        .handle(request(
+            "cart",
+            cart,
+            &AddItem {
+                sku: "fig".into(),
+                quantity: 1,
+                unit_price_cents: 1,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Rejected { reason } if reason.contains("checked out")),
+        "{err}"
+    );
+    let mut unknown = request("cart", cart, &RemoveItem { sku: "x".into() });
+    if let Some(angzarr_core::proto::command_page::Payload::Command(c)) =
+        unknown.command.as_mut().unwrap().pages[0].payload.as_mut()
+    {
+        c.type_url = "type.googleapis.com/shop.Frobnicate".into();
+    }
+    let err = coordinator.handle(unknown).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.to_string().contains("shop.Frobnicate"), "{err}");
+    assert_eq!(
+        store.next_sequence(&key("cart", cart)).await.unwrap(),
+        5,
+        "refusals appended nothing"
+    );
+}
