@@ -1,0 +1,16 @@
+//! Test support shared by every Angzarr backend.
+//!
+//! * [`suites`]: the conformance suites, one `pub async fn` per behaviour, each
+//!   taking the trait object under test. A backend's integration test starts
+//!   its emulator and calls every suite.
+//! * [`emulators`]: starts the real service emulators (moto, the Pub/Sub and
+//!   Bigtable emulators, Redis) on free loopback ports, waits until they
+//!   answer, hands out unique resource names, and stops them when the test
+//!   binary ends. A missing emulator is a failure with an install hint.
+//!
+//! This crate is test support: a failed expectation panics, which is how a
+//! test reports it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod emulators;
+pub mod suites;

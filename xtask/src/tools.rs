@@ -1,0 +1,220 @@
+//! Makes sure the programs the tests start are installed: installs moto (pip)
+//! and Redis (apt) when missing, checks the Google emulators, `cbt` and Java.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use angzarr_testkit::emulators::Kind;
+use anyhow::{Result, bail};
+
+/// Checks every tool, installing what can be installed, and returns the
+/// `PATH` under which they are all found (pip may put moto in a directory
+/// that is not on the current `PATH`).
+pub(crate) fn ensure() -> Result<OsString> {
+    let mut path = env::var_os("PATH").unwrap_or_default();
+    let mut missing = Vec::new();
+
+    if !runs("moto_server", &["-h"], &path) {
+        println!("moto_server not found: installing it with pip");
+        install_moto(&mut path);
+    }
+    match which("moto_server", &path).filter(|_| runs("moto_server", &["-h"], &path)) {
+        Some(found) => report("moto_server", &found, ""),
+        None => missing.push(Kind::Moto.install_hint().to_owned()),
+    }
+
+    if which("redis-server", &path).is_none() {
+        println!("redis-server not found: installing it with apt-get");
+        install_redis();
+    }
+    match which("redis-server", &path) {
+        Some(found) => report("redis-server", &found, ""),
+        None => missing.push(Kind::Redis.install_hint().to_owned()),
+    }
+
+    // The shop's Python cart service (polyglot business logic) needs grpcio.
+    let grpc_present = || runs("python3", &["-c", "import grpc, grpc_tools"], &path);
+    if !grpc_present() {
+        println!("python grpcio / grpcio-tools not found: installing them with pip");
+        pip_install(&["grpcio", "grpcio-tools"]);
+    }
+    if grpc_present() {
+        report("grpcio", Path::new("python3"), "(grpcio, grpcio-tools)");
+    } else {
+        missing.push(
+            "python3 with grpcio and grpcio-tools: `python3 -m pip install grpcio grpcio-tools`"
+                .to_owned(),
+        );
+    }
+
+    for kind in [Kind::PubSub, Kind::Bigtable] {
+        let program = kind.program();
+        if program.is_file() {
+            report(&kind.to_string(), &program, "");
+        } else {
+            missing.push(format!(
+                "{} not found: {}",
+                program.display(),
+                kind.install_hint()
+            ));
+        }
+    }
+
+    match which("java", &path) {
+        Some(found) => report("java", &found, &java_version(&path)),
+        None => missing.push(format!("java not found: {}", Kind::PubSub.install_hint())),
+    }
+    // The emulator tests make Bigtable tables with it.
+    match which("cbt", &path) {
+        Some(found) => report("cbt", &found, ""),
+        None => missing.push(
+            "cbt not found: install it with `apt-get install -y google-cloud-cli-cbt` \
+             (or `gcloud components install cbt`)"
+                .to_owned(),
+        ),
+    }
+
+    if !missing.is_empty() {
+        bail!("missing tools:\n  - {}", missing.join("\n  - "));
+    }
+    Ok(path)
+}
+
+fn report(name: &str, found: &Path, detail: &str) {
+    println!("  {name:<18} {} {detail}", found.display());
+}
+
+/// Installs Python packages with pip; false when pip could not.
+fn pip_install(packages: &[&str]) -> bool {
+    let pip = |extra: &[&str]| {
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(extra)
+            .args(packages)
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    // Debian's own Python refuses plain `pip install` (PEP 668).
+    let installed = pip(&[]) || pip(&["--break-system-packages"]);
+    if !installed {
+        println!("pip could not install {}", packages.join(" "));
+    }
+    installed
+}
+
+fn install_moto(path: &mut OsString) {
+    if !pip_install(&["moto[server]"]) {
+        return;
+    }
+    // pyenv only exposes a new script once its shim exists.
+    if which("pyenv", path).is_some() {
+        let _ = Command::new("pyenv").arg("rehash").status();
+    }
+    // Without pyenv, the script lands in Python's scripts directory, which
+    // need not be on PATH (e.g. ~/.local/bin after a user install).
+    let dirs = output(
+        "python3",
+        &[
+            "-c",
+            "import os, sysconfig\n\
+             print(sysconfig.get_path('scripts'))\n\
+             print(sysconfig.get_path('scripts', os.name + '_user'))",
+        ],
+        path,
+    );
+    let dir = dirs
+        .lines()
+        .map(PathBuf::from)
+        .find(|dir| is_executable(&dir.join("moto_server")));
+    if let Some(dir) = dir.filter(|_| which("moto_server", path).is_none()) {
+        let mut dirs = vec![dir];
+        dirs.extend(env::split_paths(path));
+        if let Ok(joined) = env::join_paths(dirs) {
+            *path = joined;
+        }
+    }
+}
+
+fn install_redis() {
+    let root = output("id", &["-u"], OsStr::new("/usr/bin:/bin")).trim() == "0";
+    let apt = |args: &[&str]| {
+        let mut command =
+            if root || which("sudo", &env::var_os("PATH").unwrap_or_default()).is_none() {
+                Command::new("apt-get")
+            } else {
+                let mut sudo = Command::new("sudo");
+                sudo.arg("apt-get");
+                sudo
+            };
+        command
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let install = ["install", "-y", "--no-install-recommends", "redis-server"];
+    if !apt(&install) {
+        // A fresh machine may have no package lists yet.
+        let _ = apt(&["update"]);
+        apt(&install);
+    }
+}
+
+fn java_version(path: &OsStr) -> String {
+    let out = Command::new("java")
+        .arg("-version")
+        .env("PATH", path)
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stderr).into_owned())
+        .unwrap_or_default();
+    out.lines().next().unwrap_or("").to_owned()
+}
+
+/// Whether `program args` runs and succeeds (quietly).
+fn runs(program: &str, args: &[&str], path: &OsStr) -> bool {
+    let Some(program) = which(program, path) else {
+        return false;
+    };
+    Command::new(program)
+        .args(args)
+        .env("PATH", path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// The standard output of `program args`, or empty if it fails.
+fn output(program: &str, args: &[&str], path: &OsStr) -> String {
+    let program = which(program, path).unwrap_or_else(|| program.into());
+    Command::new(program)
+        .args(args)
+        .env("PATH", path)
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The first executable `name` in the directories of `path`.
+pub(crate) fn which(name: &str, path: &OsStr) -> Option<PathBuf> {
+    env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(file: &Path) -> bool {
+    file.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
