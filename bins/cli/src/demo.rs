@@ -1,53 +1,62 @@
-//! The embedded demo: one cart aggregate's events through the memory store,
-//! bus, projector subscription and firing guard, printed step by step.
+//! `angzarr demo`: the shop flow on the embedded memory backends, step by
+//! step — cart → checkout → (saga) order → payment → (saga) shipment → ship
+//! → the order-summary read model.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use angzarr_core::config::{Config, MessagingType, StorageType};
-use angzarr_core::guard::firing_key;
-use angzarr_core::memory::{MemoryBus, MemoryEventStore, MemoryFiringGuard};
-use angzarr_core::proto::EventBook;
+use angzarr_core::memory::MemorySubscription;
+use angzarr_core::proto::event_page::Payload;
+use angzarr_core::proto::{CommandRequest, EventPage};
 use angzarr_core::store::page_sequence;
-use angzarr_core::{
-    Acquisition, AggregateKey, Error, EventBus, EventStore, EventStoreExt, FiringGuard, LoadRange,
-    Subscription, any,
-};
+use angzarr_core::{AggregateKey, Subscription, any};
+use angzarr_example_shop::Shop;
+use angzarr_example_shop::proto::{AddItem, Checkout, ConfirmPayment, OrderStatus, Ship};
+use angzarr_runtime::authoring::command;
 use anyhow::Context;
+use prost::Name;
 
-/// The demo's one event type.
-#[derive(Clone, PartialEq, prost::Message)]
-struct ItemAdded {
-    #[prost(string, tag = "1")]
-    sku: String,
-    #[prost(uint32, tag = "2")]
-    quantity: u32,
-}
-
-impl prost::Name for ItemAdded {
-    const NAME: &'static str = "ItemAdded";
-    const PACKAGE: &'static str = "angzarr.demo";
-}
-
-fn item(sku: &str, quantity: u32) -> angzarr_core::proto::EventPage {
-    angzarr_core::proto::EventPage {
-        payload: Some(angzarr_core::proto::event_page::Payload::Event(any::pack(
-            &ItemAdded {
-                sku: sku.into(),
-                quantity,
-            },
-        ))),
+fn request<M: Name>(
+    domain: &str,
+    root: uuid::Uuid,
+    correlation: &str,
+    message: &M,
+) -> CommandRequest {
+    CommandRequest {
+        command: Some(command(domain, root, correlation, message)),
         ..Default::default()
     }
 }
 
-fn decode(page: &angzarr_core::proto::EventPage) -> anyhow::Result<ItemAdded> {
+fn short(id: uuid::Uuid) -> String {
+    id.simple().to_string()[..8].to_owned()
+}
+
+fn event_name(page: &EventPage) -> String {
     match &page.payload {
-        Some(angzarr_core::proto::event_page::Payload::Event(event)) => {
-            Ok(any::unpack::<ItemAdded>(event)?)
-        }
-        _ => anyhow::bail!("page has no inline event"),
+        Some(Payload::Event(event)) => any::type_name(&event.type_url)
+            .trim_start_matches("shop.")
+            .to_owned(),
+        _ => "(offloaded)".to_owned(),
     }
+}
+
+/// Prints what was published since the last call: every book of every domain.
+async fn print_published(log: &MemorySubscription) -> anyhow::Result<()> {
+    for delivery in log.receive(100, Duration::ZERO).await? {
+        let key = AggregateKey::from_book(&delivery.book)?;
+        for page in &delivery.book.pages {
+            println!(
+                "      published {:<11} {} #{} {}",
+                key.domain,
+                short(key.root),
+                page_sequence(page).unwrap_or_default(),
+                event_name(page)
+            );
+        }
+        log.ack(&delivery.ack_id).await?;
+    }
+    Ok(())
 }
 
 pub async fn run() -> anyhow::Result<()> {
@@ -55,100 +64,133 @@ pub async fn run() -> anyhow::Result<()> {
     if config.storage.kind != StorageType::Memory || config.messaging.kind != MessagingType::Memory
     {
         println!(
-            "note: configured storage `{:?}` / messaging `{:?}`; this demo always runs on the embedded memory backends",
+            "note: configured storage `{:?}` / messaging `{:?}`; the demo always runs on the embedded memory backends",
             config.storage.kind, config.messaging.kind
         );
     }
+    let shop = Shop::in_memory();
+    let log = shop.bus.subscribe("demo-log");
+    let cart = uuid::Uuid::new_v4();
+    let order = uuid::Uuid::new_v4();
+    let journey = uuid::Uuid::new_v4().to_string();
+    println!("angzarr demo: the shop on the embedded memory backends (correlation id {journey})\n");
 
-    let store = MemoryEventStore::new();
-    let bus = MemoryBus::new();
-    let projector = bus.subscribe("cart-totals");
-    let guard = MemoryFiringGuard::new();
-
-    let cart = AggregateKey::new("cart", uuid::Uuid::new_v4())?;
-    let correlation = uuid::Uuid::new_v4().to_string();
-    println!("aggregate {cart}");
-
-    // 1. Two events appended atomically at the expected next sequence 0.
-    let next = store
-        .append(&cart, 0, vec![item("sku-apple", 2), item("sku-pear", 1)])
-        .await?;
-    println!("appended 2 events at expected sequence 0 -> next sequence {next}");
-    publish(&bus, &store, &cart, &correlation, LoadRange::from(0)).await?;
-
-    // 2. A writer that still believes the cart is new is refused, and told where to retry.
-    let retry_at = match store.append(&cart, 0, vec![item("sku-apple", 5)]).await {
-        Err(Error::SequenceConflict { actual, .. }) => {
-            println!(
-                "stale writer at expected sequence 0 refused: actual next sequence is {actual}"
-            );
-            actual
+    let steps: Vec<(String, CommandRequest)> = vec![
+        (
+            format!("cart {}: AddItem apple x3 at 0.50", short(cart)),
+            request(
+                "cart",
+                cart,
+                &journey,
+                &AddItem {
+                    sku: "apple".into(),
+                    quantity: 3,
+                    unit_price_cents: 50,
+                },
+            ),
+        ),
+        (
+            format!("cart {}: AddItem pear x2 at 0.75", short(cart)),
+            request(
+                "cart",
+                cart,
+                &journey,
+                &AddItem {
+                    sku: "pear".into(),
+                    quantity: 2,
+                    unit_price_cents: 75,
+                },
+            ),
+        ),
+        (
+            format!("cart {}: Checkout as order {}", short(cart), short(order)),
+            request(
+                "cart",
+                cart,
+                &journey,
+                &Checkout {
+                    order_id: order.to_string(),
+                },
+            ),
+        ),
+        (
+            format!("order {}: ConfirmPayment 2.00 (wrong amount)", short(order)),
+            request(
+                "order",
+                order,
+                &journey,
+                &ConfirmPayment {
+                    payment_id: "pay-1".into(),
+                    amount_cents: 200,
+                },
+            ),
+        ),
+        (
+            format!("order {}: ConfirmPayment 3.00", short(order)),
+            request(
+                "order",
+                order,
+                &journey,
+                &ConfirmPayment {
+                    payment_id: "pay-2".into(),
+                    amount_cents: 300,
+                },
+            ),
+        ),
+        (
+            format!("fulfillment {}: Ship with post, TRK-1", short(order)),
+            request(
+                "fulfillment",
+                order,
+                &journey,
+                &Ship {
+                    carrier: "post".into(),
+                    tracking_number: "TRK-1".into(),
+                },
+            ),
+        ),
+    ];
+    for (number, (title, command)) in steps.into_iter().enumerate() {
+        println!("{}. {title}", number + 1);
+        match shop.send(command).await {
+            Ok(response) => {
+                let book = response.events.unwrap_or_default();
+                let names: Vec<_> = book.pages.iter().map(event_name).collect();
+                println!(
+                    "   -> {} (next sequence {})",
+                    names.join(", "),
+                    book.next_sequence
+                );
+            }
+            Err(error) => println!("   -> refused ({}): {error}", error.code()),
         }
-        other => anyhow::bail!("expected a sequence conflict, got {other:?}"),
-    };
-    let next = store
-        .append(&cart, retry_at, vec![item("sku-apple", 5)])
-        .await?;
-    println!("retried at {retry_at} -> next sequence {next}");
-    publish(&bus, &store, &cart, &correlation, LoadRange::from(retry_at)).await?;
-
-    // 3. The history reads back in order.
-    println!("history:");
-    for page in store.load_all(&cart).await? {
-        let event = decode(&page)?;
-        let sequence = page_sequence(&page).context("stored page without sequence")?;
-        println!("  #{sequence} ItemAdded {} x{}", event.sku, event.quantity);
+        // Deliver to the sagas and the projector, as the bus triggers would.
+        let deliveries = shop.pump().await?;
+        print_published(&log).await?;
+        if deliveries > 0 {
+            println!("      ({deliveries} deliveries to sagas and the projector)");
+        }
     }
 
-    // 4. A projector consumes the published books through the firing guard;
-    //    a duplicate delivery of the first book has no second effect.
-    let mut totals: BTreeMap<String, u32> = BTreeMap::new();
-    let deliveries = projector.receive(10, Duration::from_secs(1)).await?;
-    let duplicate = deliveries.first().map(|d| d.book.clone());
-    for delivery in &deliveries {
-        project(&guard, &delivery.book, &mut totals).await?;
-        projector.ack(&delivery.ack_id).await?;
+    println!("\nread model order-summary:");
+    for summary in shop.summaries.all() {
+        println!(
+            "  order {}: {}, {} items, total {:.2}, tracking {}",
+            &summary.order_id[..8],
+            OrderStatus::try_from(summary.status)
+                .map_or("UNKNOWN", |s| s.as_str_name())
+                .trim_start_matches("ORDER_STATUS_"),
+            summary.item_count,
+            summary.total_cents as f64 / 100.0,
+            if summary.tracking_number.is_empty() {
+                "-"
+            } else {
+                &summary.tracking_number
+            },
+        );
     }
-    if let Some(book) = duplicate {
-        let applied = project(&guard, &book, &mut totals).await?;
-        println!("duplicate delivery of the first book applied again: {applied}");
+    if !shop.dead_letters.letters().is_empty() {
+        println!("dead letters: {}", shop.dead_letters.letters().len());
     }
-    println!("read model cart-totals: {totals:?}");
     Ok(())
-}
-
-async fn publish(
-    bus: &MemoryBus,
-    store: &MemoryEventStore,
-    cart: &AggregateKey,
-    correlation: &str,
-    range: LoadRange,
-) -> anyhow::Result<()> {
-    let mut book = store.load_book(cart, range).await?;
-    book.cover = Some(cart.cover(correlation));
-    bus.publish(&book).await?;
-    println!(
-        "published {} page(s) with attributes domain/root_id/correlation_id",
-        book.pages.len()
-    );
-    Ok(())
-}
-
-/// Applies a book to the read model once; returns whether it was applied.
-async fn project(
-    guard: &MemoryFiringGuard,
-    book: &EventBook,
-    totals: &mut BTreeMap<String, u32>,
-) -> anyhow::Result<bool> {
-    let key = firing_key("cart-totals", book)?;
-    let lease = match guard.acquire(&key, Duration::from_secs(30)).await? {
-        Acquisition::Acquired(lease) => lease,
-        Acquisition::Completed | Acquisition::InProgress { .. } => return Ok(false),
-    };
-    for page in &book.pages {
-        let event = decode(page)?;
-        *totals.entry(event.sku).or_default() += event.quantity;
-    }
-    guard.complete(&lease, Duration::from_secs(3600)).await?;
-    Ok(true)
 }

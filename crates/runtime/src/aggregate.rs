@@ -144,20 +144,21 @@ impl AggregateCoordinator {
 
         let mut ignore_snapshot = false;
         let mut attempt = 0;
-        let (book, snapshot_from_handler, prior) = loop {
+        let (book, snapshot_from_handler, prior_next) = loop {
             let prior = self.load_prior(&key, ignore_snapshot).await?;
             let next = prior.next_sequence;
-            if strategy == MergeStrategy::MergeStrict {
-                if let Some(expected) = expected.filter(|e| *e != next) {
-                    return Err(Error::SequenceConflict {
-                        key: key.to_string(),
-                        expected,
-                        actual: next,
-                    });
-                }
+            let snapshot_end = prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
+            if strategy == MergeStrategy::MergeStrict
+                && let Some(expected) = expected.filter(|e| *e != next)
+            {
+                return Err(Error::SequenceConflict {
+                    key: key.to_string(),
+                    expected,
+                    actual: next,
+                });
             }
             let contextual = ContextualCommand {
-                events: Some(prior.clone()),
+                events: Some(prior),
                 command: Some(command.clone()),
             };
             let (pages, snapshot) = match decide(&key, handler.handle(contextual).await?)? {
@@ -175,7 +176,7 @@ impl AggregateCoordinator {
                     break (
                         published_book(&key, &command, stamped, new_next),
                         snapshot,
-                        prior,
+                        next,
                     );
                 }
                 Err(Error::SequenceConflict { actual, .. })
@@ -183,8 +184,7 @@ impl AggregateCoordinator {
                         && attempt + 1 < self.retry.max_attempts =>
                 {
                     // A stale snapshot ahead of the history would make every retry conflict.
-                    ignore_snapshot |=
-                        actual < prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
+                    ignore_snapshot |= actual < snapshot_end;
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
                 }
@@ -192,8 +192,14 @@ impl AggregateCoordinator {
             }
         };
 
-        self.store_snapshot(&key, handler.as_ref(), &prior, &book, snapshot_from_handler)
-            .await;
+        self.store_snapshot(
+            &key,
+            handler.as_ref(),
+            prior_next,
+            &book,
+            snapshot_from_handler,
+        )
+        .await;
         self.publish(&book).await?;
         let projections = match SyncMode::try_from(request.sync_mode) {
             Ok(SyncMode::Simple | SyncMode::Cascade) => self.run_sync_projectors(&book).await,
@@ -219,24 +225,24 @@ impl AggregateCoordinator {
             .last()
             .and_then(page_sequence)
             .map_or(from, |last| last.saturating_add(1));
-        if let Some(upcaster) = &self.upcaster {
-            if !pages.is_empty() {
-                let count = pages.len();
-                let upcast = upcaster
-                    .upcast(UpcastRequest {
-                        domain: key.domain.clone(),
-                        events: pages,
-                    })
-                    .await?;
-                if upcast.events.len() != count {
-                    return Err(Error::backend(
-                        "upcaster",
-                        format!("returned {} events for {count}", upcast.events.len()),
-                        false,
-                    ));
-                }
-                pages = upcast.events;
+        if let Some(upcaster) = &self.upcaster
+            && !pages.is_empty()
+        {
+            let count = pages.len();
+            let upcast = upcaster
+                .upcast(UpcastRequest {
+                    domain: key.domain.clone(),
+                    events: pages,
+                })
+                .await?;
+            if upcast.events.len() != count {
+                return Err(Error::backend(
+                    "upcaster",
+                    format!("returned {} events for {count}", upcast.events.len()),
+                    false,
+                ));
             }
+            pages = upcast.events;
         }
         Ok(EventBook {
             cover: Some(key.cover(String::new())),
@@ -246,11 +252,14 @@ impl AggregateCoordinator {
         })
     }
 
+    /// Stores the snapshot the handler returned, or one folded by the
+    /// handler's `replay` when the history crossed a multiple of
+    /// `snapshot_every` (reloading what it needs: once per N commands).
     async fn store_snapshot(
         &self,
         key: &AggregateKey,
         handler: &dyn CommandHandler,
-        prior: &EventBook,
+        prior_next: u32,
         book: &EventBook,
         from_handler: Option<Snapshot>,
     ) {
@@ -263,17 +272,9 @@ impl AggregateCoordinator {
                 sequence: last,
                 ..snapshot
             }),
-            (None, Some(every)) if prior.next_sequence / every != book.next_sequence / every => {
-                let replay = ReplayRequest {
-                    base_snapshot: prior.snapshot.clone(),
-                    events: prior.pages.iter().chain(&book.pages).cloned().collect(),
-                };
-                match handler.replay(replay).await {
-                    Ok(state) => Some(Snapshot {
-                        sequence: last,
-                        state: state.state,
-                        retention: 0,
-                    }),
+            (None, Some(every)) if prior_next / every != book.next_sequence / every => {
+                match self.replay(key, handler, last).await {
+                    Ok(snapshot) => Some(snapshot),
                     Err(error) => {
                         warn!(%key, %error, "replay for a snapshot failed; continuing without");
                         None
@@ -288,6 +289,36 @@ impl AggregateCoordinator {
                 warn!(%key, %error, "storing a snapshot failed");
             }
         }
+    }
+
+    /// The aggregate's state through sequence `last`, folded by the handler
+    /// from the latest snapshot and the events after it.
+    async fn replay(
+        &self,
+        key: &AggregateKey,
+        handler: &dyn CommandHandler,
+        last: u32,
+    ) -> Result<Snapshot> {
+        let base = match &self.snapshots {
+            Some(snapshots) => snapshots.get(key).await?.filter(|s| s.sequence <= last),
+            None => None,
+        };
+        let from = base.as_ref().map_or(0, |s| s.sequence + 1);
+        let events = self
+            .store
+            .load(key, LoadRange::between(from, last.saturating_add(1)))
+            .await?;
+        let state = handler
+            .replay(ReplayRequest {
+                base_snapshot: base,
+                events,
+            })
+            .await?;
+        Ok(Snapshot {
+            sequence: last,
+            state: state.state,
+            retention: 0,
+        })
     }
 
     /// Publishes, retrying retriable failures. The events are already stored:

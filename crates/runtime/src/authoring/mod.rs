@@ -1,7 +1,7 @@
 //! Writing business logic in Rust: state folded from typed events, commands
 //! dispatched by type, and errors that become rejections.
 //!
-//! ```ignore
+//! ```text
 //! let cart = AggregateLogic::<CartState>::new("cart")
 //!     .apply(|state, e: ItemAdded| { *state.items.entry(e.sku).or_default() += e.quantity; })
 //!     .handle(|state, c: AddItem| {

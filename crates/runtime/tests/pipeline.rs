@@ -1,0 +1,319 @@
+//! The pipeline against hand-written handlers: what a misbehaving or
+//! polyglot handler may answer, upcasting, and event queries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+
+use angzarr_core::memory::{MemoryBus, MemoryEventStore};
+use angzarr_core::proto::business_response::Result as Business;
+use angzarr_core::proto::event_page::Payload;
+use angzarr_core::proto::query::Selection;
+use angzarr_core::proto::temporal_query::PointInTime;
+use angzarr_core::proto::{
+    BusinessResponse, CommandRequest, ContextualCommand, Cover, EventBook, EventPage, Query,
+    ReplayRequest, ReplayResponse, RevocationResponse, SequenceRange, SequenceSet, TemporalQuery,
+    UpcastRequest, UpcastResponse,
+};
+use angzarr_core::store::page_sequence;
+use angzarr_core::{AggregateKey, Error, EventStore, EventStoreExt, any};
+use angzarr_runtime::authoring::command;
+use angzarr_runtime::{AggregateCoordinator, CommandHandler, EventQueries, Upcaster};
+use async_trait::async_trait;
+use prost_types::{Duration as ProtoDuration, Timestamp};
+
+/// Answers every command with a fixed response; records the history it saw.
+#[derive(Debug)]
+struct Scripted {
+    answer: BusinessResponse,
+    seen: Mutex<Vec<EventBook>>,
+}
+
+impl Scripted {
+    fn new(answer: BusinessResponse) -> Arc<Self> {
+        Arc::new(Self {
+            answer,
+            seen: Mutex::default(),
+        })
+    }
+}
+
+#[async_trait]
+impl CommandHandler for Scripted {
+    async fn handle(&self, command: ContextualCommand) -> angzarr_core::Result<BusinessResponse> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(command.events.unwrap_or_default());
+        Ok(self.answer.clone())
+    }
+    async fn replay(&self, _: ReplayRequest) -> angzarr_core::Result<ReplayResponse> {
+        Ok(ReplayResponse::default())
+    }
+}
+
+fn events(cover: Option<Cover>, pages: Vec<EventPage>) -> BusinessResponse {
+    BusinessResponse {
+        result: Some(Business::Events(EventBook {
+            cover,
+            snapshot: None,
+            pages,
+            next_sequence: 0,
+        })),
+    }
+}
+
+fn page(seconds: i64) -> EventPage {
+    EventPage {
+        header: None,
+        created_at: None,
+        payload: Some(Payload::Event(any::pack(&Timestamp { seconds, nanos: 0 }))),
+    }
+}
+
+fn setup(
+    handler: Arc<dyn CommandHandler>,
+) -> (AggregateCoordinator, Arc<MemoryEventStore>, AggregateKey) {
+    let store = Arc::new(MemoryEventStore::new());
+    let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
+        .handler("clock", handler)
+        .build();
+    (
+        coordinator,
+        store,
+        AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap(),
+    )
+}
+
+fn tick(key: &AggregateKey) -> CommandRequest {
+    CommandRequest {
+        command: Some(command(
+            &key.domain,
+            key.root,
+            "c",
+            &ProtoDuration {
+                seconds: 1,
+                nanos: 0,
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn pages_without_cover_and_with_any_numbering_are_stamped() {
+    // Numbered as a client library would, from the count of prior pages (wrong here on purpose).
+    let mut numbered = vec![page(1), page(2)];
+    for (i, p) in numbered.iter_mut().enumerate() {
+        p.header = Some(angzarr_core::proto::PageHeader {
+            sequence_type: Some(angzarr_core::proto::page_header::SequenceType::Sequence(
+                40 + i as u32,
+            )),
+        });
+    }
+    let (coordinator, store, key) = setup(Scripted::new(events(None, numbered)));
+    coordinator.handle(tick(&key)).await.unwrap();
+    let response = coordinator.handle(tick(&key)).await.unwrap();
+    let book = response.events.unwrap();
+    assert_eq!(
+        AggregateKey::from_book(&book).unwrap(),
+        key,
+        "cover stamped"
+    );
+    assert_eq!(
+        book.pages
+            .iter()
+            .filter_map(page_sequence)
+            .collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert_eq!(book.next_sequence, 4);
+    assert_eq!(store.next_sequence(&key).await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn events_for_another_aggregate_are_rejected_and_nothing_is_appended() {
+    let other = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    let (coordinator, store, key) =
+        setup(Scripted::new(events(Some(other.cover("c")), vec![page(1)])));
+    let err = coordinator.handle(tick(&key)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Rejected { reason } if reason.contains("another aggregate")),
+        "{err}"
+    );
+    assert!(store.load_all(&key).await.unwrap().is_empty());
+    assert!(store.load_all(&other).await.unwrap().is_empty());
+
+    let other_domain = Cover {
+        domain: "calendar".into(),
+        ..key.cover("c")
+    };
+    let (coordinator, store, key) = setup(Scripted::new(events(Some(other_domain), vec![page(1)])));
+    assert!(coordinator.handle(tick(&key)).await.is_err());
+    assert!(store.load_all(&key).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_event_payload_is_rejected_and_nothing_is_appended() {
+    let mut empty_type = page(1);
+    empty_type.payload = Some(Payload::Event(prost_types::Any {
+        type_url: String::new(),
+        value: vec![1],
+    }));
+    let no_payload = EventPage::default();
+    for bad in [empty_type, no_payload] {
+        let (coordinator, store, key) = setup(Scripted::new(events(None, vec![page(1), bad])));
+        let err = coordinator.handle(tick(&key)).await.unwrap_err();
+        assert!(matches!(err, Error::Rejected { .. }), "{err}");
+        assert!(store.load_all(&key).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_is_a_rejection_with_its_reason() {
+    let revocation = BusinessResponse {
+        result: Some(Business::Revocation(RevocationResponse {
+            reason: "clock is frozen".into(),
+            ..Default::default()
+        })),
+    };
+    let (coordinator, store, key) = setup(Scripted::new(revocation));
+    let err = coordinator.handle(tick(&key)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Rejected { reason } if reason == "clock is frozen"),
+        "{err}"
+    );
+    assert!(store.load_all(&key).await.unwrap().is_empty());
+}
+
+/// Rewrites stored `Timestamp` events into `Duration`s, as a schema change would.
+#[derive(Debug)]
+struct TimestampsToDurations;
+
+#[async_trait]
+impl Upcaster for TimestampsToDurations {
+    async fn upcast(&self, request: UpcastRequest) -> angzarr_core::Result<UpcastResponse> {
+        let events = request
+            .events
+            .into_iter()
+            .map(|mut page| {
+                if let Some(Payload::Event(event)) = &page.payload
+                    && let Ok(old) = any::unpack::<Timestamp>(event)
+                {
+                    page.payload = Some(Payload::Event(any::pack(&ProtoDuration {
+                        seconds: old.seconds,
+                        nanos: 0,
+                    })));
+                }
+                page
+            })
+            .collect();
+        Ok(UpcastResponse { events })
+    }
+}
+
+#[tokio::test]
+async fn handlers_see_upcast_history() {
+    let handler = Scripted::new(events(None, vec![page(7)]));
+    let store = Arc::new(MemoryEventStore::new());
+    let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
+        .handler("clock", handler.clone())
+        .upcaster(Arc::new(TimestampsToDurations))
+        .build();
+    let key = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    coordinator.handle(tick(&key)).await.unwrap();
+    coordinator.handle(tick(&key)).await.unwrap();
+    let seen = handler.seen.lock().unwrap().clone();
+    let history = &seen[1].pages;
+    assert_eq!(history.len(), 1);
+    let Some(Payload::Event(event)) = &history[0].payload else {
+        panic!("no event")
+    };
+    assert!(
+        any::is::<ProtoDuration>(event),
+        "the handler saw the upcast event"
+    );
+    // The store keeps what was written.
+    let Some(Payload::Event(stored)) = &store.load_all(&key).await.unwrap()[0].payload else {
+        panic!()
+    };
+    assert!(any::is::<Timestamp>(stored));
+}
+
+#[tokio::test]
+async fn queries_select_by_range_set_and_point_in_time() {
+    let store = Arc::new(MemoryEventStore::new());
+    let key = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    let mut pages: Vec<EventPage> = (0..10).map(page).collect();
+    for (i, p) in pages.iter_mut().enumerate() {
+        p.created_at = Some(Timestamp {
+            seconds: 1_000 + i as i64,
+            nanos: 0,
+        });
+    }
+    store.append(&key, 0, pages).await.unwrap();
+    let queries = EventQueries::new(store);
+    let select = |selection| Query {
+        cover: Some(key.cover("")),
+        selection: Some(selection),
+    };
+    let sequences = |book: EventBook| {
+        book.pages
+            .iter()
+            .filter_map(page_sequence)
+            .collect::<Vec<_>>()
+    };
+
+    let range = queries
+        .get_event_book(select(Selection::Range(SequenceRange {
+            lower: 2,
+            upper: Some(4),
+        })))
+        .await
+        .unwrap();
+    assert_eq!(range.next_sequence, 10);
+    assert_eq!(sequences(range), [2, 3, 4], "ranges include both bounds");
+    let open = queries
+        .get_event_book(select(Selection::Range(SequenceRange {
+            lower: 8,
+            upper: None,
+        })))
+        .await
+        .unwrap();
+    assert_eq!(sequences(open), [8, 9]);
+    let set = queries
+        .get_event_book(select(Selection::Sequences(SequenceSet {
+            values: vec![7, 1, 42],
+        })))
+        .await
+        .unwrap();
+    assert_eq!(sequences(set), [1, 7]);
+    let as_of = queries
+        .get_event_book(select(Selection::Temporal(TemporalQuery {
+            point_in_time: Some(PointInTime::AsOfSequence(3)),
+        })))
+        .await
+        .unwrap();
+    assert_eq!(sequences(as_of), [0, 1, 2, 3]);
+    let as_of_time = queries
+        .get_event_book(select(Selection::Temporal(TemporalQuery {
+            point_in_time: Some(PointInTime::AsOfTime(Timestamp {
+                seconds: 1_004,
+                nanos: 0,
+            })),
+        })))
+        .await
+        .unwrap();
+    assert_eq!(sequences(as_of_time), [0, 1, 2, 3, 4]);
+    let err = queries
+        .get_event_book(Query {
+            cover: None,
+            selection: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), angzarr_core::ErrorCode::InvalidArgument);
+
+    use futures::StreamExt;
+    let roots: Vec<_> = queries.aggregate_roots(Some("clock")).collect().await;
+    assert_eq!(roots.len(), 1);
+}
