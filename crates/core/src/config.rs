@@ -273,6 +273,10 @@ pub struct RedisConfig {
     pub pool_size: usize,
     /// Timeout of one command, in milliseconds.
     pub timeout_ms: u64,
+    /// PEM file of the CA that signed the server's certificate (`rediss://`
+    /// with a private CA, e.g. Memorystore's server CA); the system roots
+    /// otherwise.
+    pub ca_cert_file: Option<String>,
 }
 
 impl Default for RedisConfig {
@@ -282,6 +286,7 @@ impl Default for RedisConfig {
             key_prefix: "angzarr".into(),
             pool_size: 16,
             timeout_ms: 2_000,
+            ca_cert_file: None,
         }
     }
 }
@@ -467,6 +472,8 @@ pub struct ConsulConfig {
     pub service_template: String,
     /// How long answers are cached, in seconds.
     pub cache_ttl_secs: u64,
+    /// Timeout of one request to the agent, in milliseconds.
+    pub timeout_ms: u64,
 }
 
 impl Default for ConsulConfig {
@@ -476,6 +483,7 @@ impl Default for ConsulConfig {
             token: None,
             service_template: "{domain}-aggregate".into(),
             cache_ttl_secs: 5,
+            timeout_ms: 5_000,
         }
     }
 }
