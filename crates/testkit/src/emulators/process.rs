@@ -102,6 +102,13 @@ impl Process {
     pub(crate) fn pause(&mut self) {
         if !self.reaped && self.exited().is_none() {
             signal_group(self.child.id(), libc::SIGSTOP);
+            // kill(2) returns before the signal is delivered: wait until every
+            // process of the group is really stopped, so the caller's next
+            // request cannot still be answered.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !group_stopped(self.child.id()) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 
@@ -136,6 +143,37 @@ fn signal_group(leader: u32, signal: libc::c_int) {
     unsafe {
         libc::kill(-pgid, signal);
     }
+}
+
+/// Whether every live process of group `pgid` is stopped (state `T`), read
+/// from `/proc/<pid>/stat`: `pid (comm) state ppid pgrp ...`.
+fn group_stopped(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    let mut members = 0;
+    for entry in entries.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `comm` may hold spaces and parentheses: fields start after the last `)`.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let (Some(state), Some(_ppid), Some(pgrp)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if pgrp.parse::<u32>().ok() != Some(pgid) || matches!(state, "Z" | "X") {
+            continue;
+        }
+        members += 1;
+        if state != "T" && state != "t" {
+            return false;
+        }
+    }
+    members > 0
 }
 
 /// Keeps the last [`TAIL_LINES`] lines of a child's output stream.
