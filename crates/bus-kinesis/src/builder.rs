@@ -1,0 +1,203 @@
+//! [`Builder`]: settings from code, the environment or the figment config;
+//! `build()` validates them and makes the client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use angzarr_core::config::KinesisConfig;
+use angzarr_core::{Error, PayloadStore, Result};
+
+use crate::client::{ClientSettings, RequestCounter, StaticCredentials};
+use crate::publish::KinesisBus;
+use crate::reader::KinesisReader;
+
+/// Config section of this crate, for error messages.
+const SECTION: &str = "messaging.aws_kinesis";
+
+/// Builds a [`KinesisBus`] and [`KinesisReader`]s.
+///
+/// ```no_run
+/// # async fn demo() -> angzarr_core::Result<()> {
+/// let bus = angzarr_bus_kinesis::Builder::from_env().build().await?;
+/// # let _ = bus; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    stream_prefix: String,
+    payload_store: Option<Arc<dyn PayloadStore>>,
+    client: ClientSettings,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::from_config(&KinesisConfig::default())
+    }
+}
+
+impl Builder {
+    /// The defaults: streams `angzarr-events-{domain}`; region and
+    /// credentials from the SDK's environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Settings from the `ANGZARR_MESSAGING__AWS_KINESIS__*` environment
+    /// variables (`STREAM_PREFIX`, `REGION`, `ENDPOINT`), then `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL_KINESIS` / `AWS_ENDPOINT_URL`, and a static key from
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let prefix = "ANGZARR_MESSAGING__AWS_KINESIS__";
+        let mut builder = Self::new();
+        if let Some(v) = var(&format!("{prefix}STREAM_PREFIX")) {
+            builder.stream_prefix = v;
+        }
+        builder.client.region = var(&format!("{prefix}REGION"))
+            .or_else(|| var("AWS_REGION"))
+            .or_else(|| var("AWS_DEFAULT_REGION"));
+        builder.client.endpoint = var(&format!("{prefix}ENDPOINT"))
+            .or_else(|| var("AWS_ENDPOINT_URL_KINESIS"))
+            .or_else(|| var("AWS_ENDPOINT_URL"));
+        if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            builder.client.credentials = Some(StaticCredentials {
+                access_key_id: id,
+                secret_access_key: secret,
+                session_token: var("AWS_SESSION_TOKEN"),
+            });
+        }
+        builder
+    }
+
+    /// Settings from the `messaging.aws_kinesis` config section.
+    pub fn from_config(config: &KinesisConfig) -> Self {
+        Self {
+            stream_prefix: config.stream_prefix.clone(),
+            payload_store: None,
+            client: ClientSettings {
+                region: config.region.clone(),
+                endpoint: config.endpoint.clone(),
+                ..ClientSettings::default()
+            },
+        }
+    }
+
+    /// The stream name prefix: a domain's stream is `{prefix}{domain}`.
+    pub fn with_stream_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.stream_prefix = prefix.into();
+        self
+    }
+
+    /// Where books over the record limit are offloaded (claim check) and
+    /// offloaded pages are fetched from on receipt.
+    pub fn with_payload_store(mut self, store: Arc<dyn PayloadStore>) -> Self {
+        self.payload_store = Some(store);
+        self
+    }
+
+    /// The AWS region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.client.region = Some(region.into());
+        self
+    }
+
+    /// An endpoint override (e.g. moto's `http://127.0.0.1:PORT`).
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.client.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// A static access key instead of the SDK's credential chain.
+    pub fn with_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        self.client.credentials = Some(StaticCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token: None,
+        });
+        self
+    }
+
+    /// Connect timeout and per-attempt timeout (default 3 s and 10 s).
+    pub fn with_timeouts(mut self, connect: Duration, attempt: Duration) -> Self {
+        self.client.connect_timeout = connect;
+        self.client.operation_timeout = attempt;
+        self
+    }
+
+    /// Attempts per request, retries included (default 3).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.client.max_attempts = attempts;
+        self
+    }
+
+    /// Counts every HTTP request the client sends.
+    pub fn with_request_counter(mut self, counter: RequestCounter) -> Self {
+        self.client.counter = Some(counter);
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let key = |name: &str| format!("{SECTION}.{name}");
+        let valid_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+        if !self.stream_prefix.chars().all(valid_name) || self.stream_prefix.len() > 100 {
+            return Err(Error::config(
+                key("stream_prefix"),
+                format!(
+                    "`{}` is not a stream name prefix (letters, digits, `_`, `.`, `-`; at most 100)",
+                    self.stream_prefix
+                ),
+            ));
+        }
+        if self.client.region.is_none() {
+            return Err(Error::config(
+                key("region"),
+                "no region: set it or AWS_REGION",
+            ));
+        }
+        if let Some(endpoint) = &self.client.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(Error::config(
+                key("endpoint"),
+                format!("`{endpoint}` is not an http(s) URL"),
+            ));
+        }
+        if self.client.max_attempts == 0 {
+            return Err(Error::config("max_attempts", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Validates the settings and builds the publishing side.
+    pub async fn build(self) -> Result<KinesisBus> {
+        self.validate()?;
+        let sdk = self.client.sdk_config().await;
+        Ok(KinesisBus::new(
+            self.client.client(&sdk),
+            self.stream_prefix,
+            self.payload_store,
+        ))
+    }
+
+    /// Validates the settings and builds a polling reader of `domain`'s stream.
+    pub async fn build_reader(self, domain: &str) -> Result<KinesisReader> {
+        self.validate()?;
+        let sdk = self.client.sdk_config().await;
+        Ok(KinesisReader::new(
+            self.client.client(&sdk),
+            format!("{}{domain}", self.stream_prefix),
+            self.payload_store,
+        ))
+    }
+
+    /// Validates the settings and builds a raw Kinesis client (for
+    /// [`crate::setup`] and tools).
+    pub async fn build_client(self) -> Result<aws_sdk_kinesis::Client> {
+        self.validate()?;
+        let sdk = self.client.sdk_config().await;
+        Ok(self.client.client(&sdk))
+    }
+}

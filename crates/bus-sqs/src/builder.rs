@@ -1,0 +1,240 @@
+//! [`Builder`]: settings from code, the environment or the figment config;
+//! `build()` validates them and makes the clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use angzarr_core::config::SqsConfig;
+use angzarr_core::{Error, PayloadStore, Result};
+
+use crate::client::{ClientSettings, RequestCounter, StaticCredentials};
+use crate::publish::SnsBus;
+use crate::subscription::SqsSubscription;
+
+/// Config section of this crate, for error messages.
+const SECTION: &str = "messaging.aws_sqs";
+
+/// Builds an [`SnsBus`] and, for the pull side, an [`SqsSubscription`].
+///
+/// ```no_run
+/// # async fn demo() -> angzarr_core::Result<()> {
+/// let bus = angzarr_bus_sqs::Builder::from_env()
+///     .with_topic_arn_prefix("arn:aws:sns:us-east-1:123456789012:angzarr-events-")
+///     .build()
+///     .await?;
+/// # let _ = bus; Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    topic_arn_prefix: String,
+    fifo: bool,
+    queue_url: Option<String>,
+    visibility_timeout: Option<Duration>,
+    payload_store: Option<Arc<dyn PayloadStore>>,
+    client: ClientSettings,
+}
+
+impl Builder {
+    /// Nothing set: the region and credentials come from the SDK's environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Settings from the `ANGZARR_MESSAGING__AWS_SQS__*` environment variables
+    /// (`TOPIC_ARN_PREFIX`, `FIFO`, `QUEUE_URL`, `REGION`, `ENDPOINT`), then
+    /// `AWS_REGION`, `AWS_ENDPOINT_URL_SNS` / `AWS_ENDPOINT_URL_SQS` /
+    /// `AWS_ENDPOINT_URL`, and a static key from `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let prefix = "ANGZARR_MESSAGING__AWS_SQS__";
+        let mut builder = Self::new();
+        if let Some(v) = var(&format!("{prefix}TOPIC_ARN_PREFIX")) {
+            builder.topic_arn_prefix = v;
+        }
+        builder.fifo = var(&format!("{prefix}FIFO"))
+            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+            .unwrap_or(false);
+        builder.queue_url = var(&format!("{prefix}QUEUE_URL"));
+        builder.client.region = var(&format!("{prefix}REGION"))
+            .or_else(|| var("AWS_REGION"))
+            .or_else(|| var("AWS_DEFAULT_REGION"));
+        builder.client.endpoint = var(&format!("{prefix}ENDPOINT"))
+            .or_else(|| var("AWS_ENDPOINT_URL_SNS"))
+            .or_else(|| var("AWS_ENDPOINT_URL_SQS"))
+            .or_else(|| var("AWS_ENDPOINT_URL"));
+        if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            builder.client.credentials = Some(StaticCredentials {
+                access_key_id: id,
+                secret_access_key: secret,
+                session_token: var("AWS_SESSION_TOKEN"),
+            });
+        }
+        builder
+    }
+
+    /// Settings from the `messaging.aws_sqs` config section.
+    pub fn from_config(config: &SqsConfig) -> Self {
+        let mut builder = Self::new();
+        builder.topic_arn_prefix = config.topic_arn_prefix.clone();
+        builder.fifo = config.fifo;
+        builder.queue_url = config.queue_url.clone();
+        builder.client.region = config.region.clone();
+        builder.client.endpoint = config.endpoint.clone();
+        builder
+    }
+
+    /// The topic ARN without the domain: a domain's topic is `{prefix}{domain}`
+    /// (with `.fifo` appended for FIFO topics).
+    pub fn with_topic_arn_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.topic_arn_prefix = prefix.into();
+        self
+    }
+
+    /// FIFO topics and queues: ordered per aggregate, deduplicated.
+    pub fn with_fifo(mut self, fifo: bool) -> Self {
+        self.fifo = fifo;
+        self
+    }
+
+    /// The queue the pull consumer reads.
+    pub fn with_queue_url(mut self, url: impl Into<String>) -> Self {
+        self.queue_url = Some(url.into());
+        self
+    }
+
+    /// A visibility timeout for received messages; without it the queue's own applies.
+    pub fn with_visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.visibility_timeout = Some(timeout);
+        self
+    }
+
+    /// Where books over the size limit are offloaded (claim check) and
+    /// offloaded pages are fetched from on receipt.
+    pub fn with_payload_store(mut self, store: Arc<dyn PayloadStore>) -> Self {
+        self.payload_store = Some(store);
+        self
+    }
+
+    /// The AWS region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.client.region = Some(region.into());
+        self
+    }
+
+    /// An endpoint override for both SNS and SQS (e.g. moto's `http://127.0.0.1:PORT`).
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.client.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// A static access key instead of the SDK's credential chain.
+    pub fn with_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        self.client.credentials = Some(StaticCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token: None,
+        });
+        self
+    }
+
+    /// Connect timeout and per-attempt timeout (default 3 s and 30 s; the
+    /// attempt timeout must exceed the longest receive wait, 20 s).
+    pub fn with_timeouts(mut self, connect: Duration, attempt: Duration) -> Self {
+        self.client.connect_timeout = connect;
+        self.client.operation_timeout = attempt;
+        self
+    }
+
+    /// Attempts per request, retries included (default 3).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.client.max_attempts = attempts;
+        self
+    }
+
+    /// Counts every HTTP request the clients send.
+    pub fn with_request_counter(mut self, counter: RequestCounter) -> Self {
+        self.client.counter = Some(counter);
+        self
+    }
+
+    fn validate_common(&self) -> Result<()> {
+        if self.client.region.is_none() {
+            return Err(Error::config(
+                format!("{SECTION}.region"),
+                "no region: set it or AWS_REGION",
+            ));
+        }
+        if let Some(endpoint) = &self.client.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(Error::config(
+                format!("{SECTION}.endpoint"),
+                format!("`{endpoint}` is not an http(s) URL"),
+            ));
+        }
+        if self.client.max_attempts == 0 {
+            return Err(Error::config("max_attempts", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Validates the settings and builds the publishing side.
+    pub async fn build(self) -> Result<SnsBus> {
+        self.validate_common()?;
+        if !self.topic_arn_prefix.starts_with("arn:") {
+            return Err(Error::config(
+                format!("{SECTION}.topic_arn_prefix"),
+                format!(
+                    "`{}` is not a topic ARN prefix like `arn:aws:sns:REGION:ACCOUNT:angzarr-events-`",
+                    self.topic_arn_prefix
+                ),
+            ));
+        }
+        let sdk = self.client.sdk_config().await;
+        Ok(SnsBus::new(
+            self.client.sns(&sdk),
+            self.topic_arn_prefix,
+            self.fifo,
+            self.payload_store,
+        ))
+    }
+
+    /// Validates the settings and builds the pull consumer of `queue_url`.
+    pub async fn build_subscription(self) -> Result<SqsSubscription> {
+        self.validate_common()?;
+        let Some(queue_url) = self.queue_url.clone() else {
+            return Err(Error::config(
+                format!("{SECTION}.queue_url"),
+                "the pull consumer needs a queue URL",
+            ));
+        };
+        if let Some(timeout) = self.visibility_timeout
+            && timeout > Duration::from_secs(12 * 60 * 60)
+        {
+            return Err(Error::config(
+                "visibility_timeout",
+                "at most 12 hours (an SQS limit)",
+            ));
+        }
+        let sdk = self.client.sdk_config().await;
+        Ok(SqsSubscription::new(
+            self.client.sqs(&sdk),
+            queue_url,
+            self.visibility_timeout,
+            self.payload_store,
+        ))
+    }
+
+    /// Validates the settings and builds raw SNS and SQS clients (for
+    /// [`crate::setup`] and tools).
+    pub async fn build_clients(self) -> Result<(aws_sdk_sns::Client, aws_sdk_sqs::Client)> {
+        self.validate_common()?;
+        let sdk = self.client.sdk_config().await;
+        Ok((self.client.sns(&sdk), self.client.sqs(&sdk)))
+    }
+}

@@ -1,0 +1,263 @@
+//! [`Builder`]: settings from code, the environment or the figment config;
+//! `build()` validates them and makes the client.
+
+use std::time::Duration;
+
+use angzarr_core::config::CloudMapConfig;
+use angzarr_core::{Error, Result};
+
+use crate::client::{ClientSettings, RequestCounter, StaticCredentials};
+use crate::discovery::{CloudMapDiscovery, Naming};
+
+/// Config section of this crate, for error messages.
+const SECTION: &str = "discovery.aws_cloudmap";
+
+/// Builds a [`CloudMapDiscovery`].
+///
+/// ```no_run
+/// # async fn demo() -> angzarr_core::Result<()> {
+/// let discovery = angzarr_discovery_cloudmap::Builder::from_env()
+///     .with_namespace("angzarr.local")
+///     .build()
+///     .await?;
+/// # let _ = discovery; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    naming: Naming,
+    cache_ttl: Duration,
+    client: ClientSettings,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::from_config(&CloudMapConfig::default())
+    }
+}
+
+impl Builder {
+    /// The defaults: service `{domain}-aggregate`, URL attribute `url`,
+    /// projectors in service `projectors`, sagas in `{domain}-sagas`, a 10 s cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Settings from the `ANGZARR_DISCOVERY__AWS_CLOUDMAP__*` environment
+    /// variables (`NAMESPACE`, `SERVICE_TEMPLATE`, `URL_ATTRIBUTE`,
+    /// `CACHE_TTL_SECS`, `REGION`, `ENDPOINT`), then `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL_SERVICEDISCOVERY` / `AWS_ENDPOINT_URL`, and a static key
+    /// from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    /// An unparsable `CACHE_TTL_SECS` is kept as an error for `build()`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let prefix = "ANGZARR_DISCOVERY__AWS_CLOUDMAP__";
+        let mut builder = Self::new();
+        if let Some(v) = var(&format!("{prefix}NAMESPACE")) {
+            builder.naming.namespace = v;
+        }
+        if let Some(v) = var(&format!("{prefix}SERVICE_TEMPLATE")) {
+            builder.naming.service_template = v;
+        }
+        if let Some(v) = var(&format!("{prefix}URL_ATTRIBUTE")) {
+            builder.naming.url_attribute = v;
+        }
+        if let Some(v) = var(&format!("{prefix}CACHE_TTL_SECS")) {
+            // A bad number becomes an impossible TTL that build() refuses.
+            builder.cache_ttl = v.parse().map(Duration::from_secs).unwrap_or(Duration::MAX);
+        }
+        builder.client.region = var(&format!("{prefix}REGION"))
+            .or_else(|| var("AWS_REGION"))
+            .or_else(|| var("AWS_DEFAULT_REGION"));
+        builder.client.endpoint = var(&format!("{prefix}ENDPOINT"))
+            .or_else(|| var("AWS_ENDPOINT_URL_SERVICEDISCOVERY"))
+            .or_else(|| var("AWS_ENDPOINT_URL"));
+        if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            builder.client.credentials = Some(StaticCredentials {
+                access_key_id: id,
+                secret_access_key: secret,
+                session_token: var("AWS_SESSION_TOKEN"),
+            });
+        }
+        builder
+    }
+
+    /// Settings from the `discovery.aws_cloudmap` config section.
+    pub fn from_config(config: &CloudMapConfig) -> Self {
+        Self {
+            naming: Naming {
+                namespace: config.namespace.clone(),
+                service_template: config.service_template.clone(),
+                url_attribute: config.url_attribute.clone(),
+                projector_service: "projectors".into(),
+                saga_service_template: "{domain}-sagas".into(),
+            },
+            cache_ttl: Duration::from_secs(config.cache_ttl_secs),
+            client: ClientSettings {
+                region: config.region.clone(),
+                endpoint: config.endpoint.clone(),
+                ..ClientSettings::default()
+            },
+        }
+    }
+
+    /// The Cloud Map namespace (its name, e.g. `angzarr.local`).
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.naming.namespace = namespace.into();
+        self
+    }
+
+    /// The aggregate service name template; `{domain}` is replaced by the
+    /// lower-cased domain. Default `{domain}-aggregate`.
+    pub fn with_service_template(mut self, template: impl Into<String>) -> Self {
+        self.naming.service_template = template.into();
+        self
+    }
+
+    /// The instance attribute holding an endpoint's URL. Default `url`.
+    pub fn with_url_attribute(mut self, attribute: impl Into<String>) -> Self {
+        self.naming.url_attribute = attribute.into();
+        self
+    }
+
+    /// The service whose instances are the projectors. Default `projectors`.
+    pub fn with_projector_service(mut self, service: impl Into<String>) -> Self {
+        self.naming.projector_service = service.into();
+        self
+    }
+
+    /// The template of the service whose instances are the sagas reacting
+    /// to a domain; `{domain}` is replaced. Default `{domain}-sagas`.
+    pub fn with_saga_service_template(mut self, template: impl Into<String>) -> Self {
+        self.naming.saga_service_template = template.into();
+        self
+    }
+
+    /// How long answers are cached; zero turns the cache off.
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// The AWS region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.client.region = Some(region.into());
+        self
+    }
+
+    /// An endpoint override (e.g. moto's `http://127.0.0.1:PORT`).
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.client.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// A static access key instead of the SDK's credential chain.
+    pub fn with_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        self.client.credentials = Some(StaticCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token: None,
+        });
+        self
+    }
+
+    /// Connect timeout and per-attempt timeout (default 3 s and 5 s).
+    pub fn with_timeouts(mut self, connect: Duration, attempt: Duration) -> Self {
+        self.client.connect_timeout = connect;
+        self.client.operation_timeout = attempt;
+        self
+    }
+
+    /// Attempts per request, retries included (default 3).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.client.max_attempts = attempts;
+        self
+    }
+
+    /// Counts every HTTP request the client sends.
+    pub fn with_request_counter(mut self, counter: RequestCounter) -> Self {
+        self.client.counter = Some(counter);
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let key = |name: &str| format!("{SECTION}.{name}");
+        if self.naming.namespace.is_empty() {
+            return Err(Error::config(key("namespace"), "no namespace name"));
+        }
+        if !self.naming.service_template.contains("{domain}") {
+            return Err(Error::config(
+                key("service_template"),
+                format!("`{}` has no `{{domain}}`", self.naming.service_template),
+            ));
+        }
+        if !self.naming.saga_service_template.contains("{domain}") {
+            return Err(Error::config(
+                "saga_service_template",
+                format!(
+                    "`{}` has no `{{domain}}`",
+                    self.naming.saga_service_template
+                ),
+            ));
+        }
+        if self.naming.url_attribute.is_empty() {
+            return Err(Error::config(key("url_attribute"), "empty attribute name"));
+        }
+        if self.cache_ttl > Duration::from_secs(24 * 60 * 60) {
+            return Err(Error::config(
+                key("cache_ttl_secs"),
+                "a whole number of seconds, at most one day",
+            ));
+        }
+        if self.client.region.is_none() {
+            return Err(Error::config(
+                key("region"),
+                "no region: set it or AWS_REGION",
+            ));
+        }
+        if let Some(endpoint) = &self.client.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(Error::config(
+                key("endpoint"),
+                format!("`{endpoint}` is not an http(s) URL"),
+            ));
+        }
+        if self.client.max_attempts == 0 {
+            return Err(Error::config("max_attempts", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Validates the settings and builds the discovery.
+    pub async fn build(self) -> Result<CloudMapDiscovery> {
+        self.validate()?;
+        let sdk = self.client.sdk_config().await;
+        Ok(CloudMapDiscovery::new(
+            self.client.client(&sdk),
+            self.naming,
+            self.cache_ttl,
+        ))
+    }
+
+    /// Validates the settings and builds a raw Cloud Map client (for
+    /// [`crate::setup`] and tools), with the same endpoint handling.
+    pub async fn build_client(self) -> Result<aws_sdk_servicediscovery::Client> {
+        self.validate_client_only()?;
+        let sdk = self.client.sdk_config().await;
+        Ok(self.client.client(&sdk))
+    }
+
+    fn validate_client_only(&self) -> Result<()> {
+        if self.client.region.is_none() {
+            return Err(Error::config(
+                format!("{SECTION}.region"),
+                "no region: set it or AWS_REGION",
+            ));
+        }
+        Ok(())
+    }
+}
