@@ -13,7 +13,10 @@ pub const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 
 /// The full message name of a type URL: the part after the last `/`.
 pub fn type_name(type_url: &str) -> &str {
-    type_url.rsplit('/').next().unwrap_or(type_url)
+    match type_url.rfind('/') {
+        Some(slash) => &type_url[slash + 1..],
+        None => type_url,
+    }
 }
 
 /// Whether `any` holds a message of full name `name` (e.g. `shop.ItemAdded`).
@@ -23,28 +26,49 @@ pub fn is_type(any: &Any, name: &str) -> bool {
 
 /// Whether `any` holds an `M`.
 pub fn is<M: Name>(any: &Any) -> bool {
-    is_type(any, &M::full_name())
+    is_named::<M>(type_name(&any.type_url))
+}
+
+/// Whether `name` is `M`'s full name, `<package>.<name>` (or `<name>` without
+/// a package) — compared piecewise, without building the full name: this
+/// runs once per event folded.
+fn is_named<M: Name>(name: &str) -> bool {
+    if M::PACKAGE.is_empty() {
+        return name == M::NAME;
+    }
+    name.strip_prefix(M::PACKAGE)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|rest| rest == M::NAME)
 }
 
 /// Packs a message with the type URL `type.googleapis.com/<full name>`.
 pub fn pack<M: Name>(message: &M) -> Any {
+    let mut type_url =
+        String::with_capacity(TYPE_URL_PREFIX.len() + M::PACKAGE.len() + 1 + M::NAME.len());
+    type_url.push_str(TYPE_URL_PREFIX);
+    if !M::PACKAGE.is_empty() {
+        type_url.push_str(M::PACKAGE);
+        type_url.push('.');
+    }
+    type_url.push_str(M::NAME);
     Any {
-        type_url: format!("{TYPE_URL_PREFIX}{}", M::full_name()),
+        type_url,
         value: message.encode_to_vec(),
     }
 }
 
 /// Unpacks an `M`, failing if the type does not match or the bytes do not decode.
 pub fn unpack<M: Name + Default>(any: &Any) -> Result<M> {
-    let expected = M::full_name();
-    if !is_type(any, &expected) {
+    if !is::<M>(any) {
         return Err(Error::invalid_argument(format!(
-            "expected a `{expected}`, got type URL `{}`",
+            "expected a `{}`, got type URL `{}`",
+            M::full_name(),
             any.type_url
         )));
     }
-    M::decode(any.value.as_slice())
-        .map_err(|e| Error::invalid_argument(format!("malformed `{expected}` payload: {e}")))
+    M::decode(any.value.as_slice()).map_err(|e| {
+        Error::invalid_argument(format!("malformed `{}` payload: {e}", M::full_name()))
+    })
 }
 
 #[cfg(test)]
@@ -72,6 +96,16 @@ mod tests {
         any.type_url = "angzarr.UUID".into();
         assert!(is::<ProtoUuid>(&any));
         assert_eq!(type_name("type.googleapis.com/a.B"), "a.B");
+        for other in [
+            "angzarr.UUIDs",
+            "angzarrx.UUID",
+            "angzarr",
+            "UUID",
+            "x/angzarr_UUID",
+        ] {
+            any.type_url = other.into();
+            assert!(!is::<ProtoUuid>(&any), "{other}");
+        }
     }
 
     #[test]

@@ -245,6 +245,10 @@ pub struct BigtableConfig {
     pub rate_limit_table: String,
     /// Endpoint override, `host:port` (e.g. the emulator; `BIGTABLE_EMULATOR_HOST` also works).
     pub endpoint: Option<String>,
+    /// App profile sent with every data request; empty for the instance's default.
+    pub app_profile: String,
+    /// Timeout of one request, in milliseconds.
+    pub timeout_ms: u64,
 }
 
 impl Default for BigtableConfig {
@@ -257,6 +261,8 @@ impl Default for BigtableConfig {
             guard_table: "angzarr-firing-guard".into(),
             rate_limit_table: "angzarr-rate-limits".into(),
             endpoint: None,
+            app_profile: String::new(),
+            timeout_ms: 10_000,
         }
     }
 }

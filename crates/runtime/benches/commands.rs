@@ -6,8 +6,9 @@
 //! ```
 //!
 //! * throughput: one aggregate (snapshot every 100 events, so its history
-//!   stays cheap to load), and 10 000 aggregates round-robin, with 1 and 10
-//!   events per command; on a current-thread runtime, i.e. one core;
+//!   stays cheap to load), and 10 000 aggregates round-robin (no snapshots),
+//!   with 1 and 10 events per command, each without and with the in-process
+//!   state cache (`cache_states`); on a current-thread runtime, i.e. one core;
 //! * latency: one command against a history of 100 or 100 000 events, with
 //!   and without a snapshot at the end of the history. Every iteration uses a
 //!   fresh root over one shared base history (see `FixedHistory`), so the
@@ -77,42 +78,52 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+fn coordinator(snapshot_every: Option<u32>, cache: bool) -> AggregateCoordinator {
+    let mut builder = AggregateCoordinator::builder(
+        Arc::new(MemoryEventStore::new()),
+        Arc::new(MemoryBus::new()),
+    )
+    .handler("counter", Arc::new(counter()));
+    if let Some(every) = snapshot_every {
+        builder = builder
+            .snapshots(Arc::new(MemorySnapshotStore::new()))
+            .snapshot_every(every);
+    }
+    if cache {
+        builder = builder.cache_states(10_000);
+    }
+    builder.build()
+}
+
 fn throughput(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("throughput");
+    group.throughput(Throughput::Elements(1));
     for events in [1u32, 10] {
-        group.throughput(Throughput::Elements(1));
-        let one = AggregateCoordinator::builder(
-            Arc::new(MemoryEventStore::new()),
-            Arc::new(MemoryBus::new()),
-        )
-        .handler("counter", Arc::new(counter()))
-        .snapshots(Arc::new(MemorySnapshotStore::new()))
-        .snapshot_every(100)
-        .build();
-        let root = uuid::Uuid::new_v4();
-        group.bench_function(
-            BenchmarkId::new("one_aggregate", format!("{events}_events")),
-            |b| b.iter(|| rt.block_on(one.handle(add(root, events))).unwrap()),
-        );
+        for (cache, label) in [(false, "no_cache"), (true, "state_cache")] {
+            let one = coordinator(Some(100), cache);
+            let root = uuid::Uuid::new_v4();
+            group.bench_function(
+                BenchmarkId::new(format!("one_aggregate/{label}"), format!("{events}_events")),
+                |b| b.iter(|| rt.block_on(one.handle(add(root, events))).unwrap()),
+            );
 
-        let many = AggregateCoordinator::builder(
-            Arc::new(MemoryEventStore::new()),
-            Arc::new(MemoryBus::new()),
-        )
-        .handler("counter", Arc::new(counter()))
-        .build();
-        let roots: Vec<_> = (0..10_000).map(|_| uuid::Uuid::new_v4()).collect();
-        let mut next = 0;
-        group.bench_function(
-            BenchmarkId::new("10k_aggregates", format!("{events}_events")),
-            |b| {
-                b.iter(|| {
-                    next = (next + 1) % roots.len();
-                    rt.block_on(many.handle(add(roots[next], events))).unwrap()
-                })
-            },
-        );
+            let many = coordinator(None, cache);
+            let roots: Vec<_> = (0..10_000).map(|_| uuid::Uuid::new_v4()).collect();
+            let mut next = 0;
+            group.bench_function(
+                BenchmarkId::new(
+                    format!("10k_aggregates/{label}"),
+                    format!("{events}_events"),
+                ),
+                |b| {
+                    b.iter(|| {
+                        next = (next + 1) % roots.len();
+                        rt.block_on(many.handle(add(roots[next], events))).unwrap()
+                    })
+                },
+            );
+        }
     }
     group.finish();
 }

@@ -27,6 +27,7 @@ use crate::dispatch::{Guarded, ProjectorDispatch};
 use crate::logic::{CommandHandler, Projector, Upcaster};
 use crate::retry::RetryPolicy;
 use crate::router::CommandRouter;
+use crate::state_cache::StateCache;
 
 /// Runs commands for the domains it has handlers for.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ pub struct AggregateCoordinator {
     snapshot_every: Option<u32>,
     sync_projectors: Vec<Arc<dyn Projector>>,
     projector_dispatch: Option<Arc<ProjectorDispatch>>,
+    cache: Option<StateCache>,
 }
 
 /// Builds an [`AggregateCoordinator`].
@@ -71,6 +73,19 @@ impl AggregateCoordinatorBuilder {
     /// Upcasts loaded events through `upcaster` before handlers see them.
     pub fn upcaster(mut self, upcaster: Arc<dyn Upcaster>) -> Self {
         self.inner.upcaster = Some(upcaster);
+        self
+    }
+
+    /// Keeps the folded state of up to `capacity` aggregates in process
+    /// after each command (through the handler's `replay`), so the next
+    /// command on a hot aggregate starts from it: no snapshot read and no
+    /// fold of the history since the last stored snapshot. Every event after
+    /// the cached state is still loaded from the store, so a cached state is
+    /// never stale, only old. Costs one `replay` of the new events per
+    /// command; worth it when aggregates receive more than one command per
+    /// process lifetime (warm functions, the persistent topology).
+    pub fn cache_states(mut self, capacity: usize) -> Self {
+        self.inner.cache = (capacity > 0).then(|| StateCache::new(capacity));
         self
     }
 
@@ -123,6 +138,7 @@ impl AggregateCoordinator {
                 snapshot_every: None,
                 sync_projectors: Vec::new(),
                 projector_dispatch: None,
+                cache: None,
             },
         }
     }
@@ -144,8 +160,14 @@ impl AggregateCoordinator {
 
         let mut ignore_snapshot = false;
         let mut attempt = 0;
-        let (book, snapshot_from_handler, prior_next) = loop {
+        let (book, snapshot_from_handler, prior_next, state) = loop {
             let prior = self.load_prior(&key, ignore_snapshot).await?;
+            // What the new state is folded from, when states are cached (in
+            // steady state: the cached state and no pages).
+            let base = self
+                .cache
+                .as_ref()
+                .map(|_| (prior.snapshot.clone(), prior.pages.clone()));
             let next = prior.next_sequence;
             let snapshot_end = prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
             if strategy == MergeStrategy::MergeStrict
@@ -173,10 +195,19 @@ impl AggregateCoordinator {
             let stamped = prepare_append(&key, next, pages, self.store.limits())?;
             match self.store.append(&key, next, stamped.clone()).await {
                 Ok(new_next) => {
+                    let state = match base {
+                        Some((snapshot, mut pages)) => {
+                            pages.extend(stamped.iter().cloned());
+                            self.fold_state(&key, handler.as_ref(), snapshot, pages, new_next)
+                                .await
+                        }
+                        None => None,
+                    };
                     break (
                         published_book(&key, &command, stamped, new_next),
                         snapshot,
                         next,
+                        state,
                     );
                 }
                 Err(Error::SequenceConflict { actual, .. })
@@ -184,7 +215,12 @@ impl AggregateCoordinator {
                         && attempt + 1 < self.retry.max_attempts =>
                 {
                     // A stale snapshot ahead of the history would make every retry conflict.
-                    ignore_snapshot |= actual < snapshot_end;
+                    if actual < snapshot_end {
+                        ignore_snapshot = true;
+                        if let Some(cache) = &self.cache {
+                            cache.forget(&key);
+                        }
+                    }
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;
                 }
@@ -198,6 +234,7 @@ impl AggregateCoordinator {
             prior_next,
             &book,
             snapshot_from_handler,
+            state,
         )
         .await;
         self.publish(&book).await?;
@@ -213,8 +250,13 @@ impl AggregateCoordinator {
 
     /// The snapshot and the events after it, upcast, as the handler sees them.
     async fn load_prior(&self, key: &AggregateKey, ignore_snapshot: bool) -> Result<EventBook> {
-        let snapshot = match (&self.snapshots, ignore_snapshot) {
-            (Some(snapshots), false) => snapshots.get(key).await?,
+        let cached = match (&self.cache, ignore_snapshot) {
+            (Some(cache), false) => cache.get(key),
+            _ => None,
+        };
+        let snapshot = match (cached, &self.snapshots, ignore_snapshot) {
+            (Some(cached), _, _) => Some(cached),
+            (None, Some(snapshots), false) => snapshots.get(key).await?,
             _ => None,
         };
         let from = snapshot
@@ -252,9 +294,46 @@ impl AggregateCoordinator {
         })
     }
 
-    /// Stores the snapshot the handler returned, or one folded by the
-    /// handler's `replay` when the history crossed a multiple of
-    /// `snapshot_every` (reloading what it needs: once per N commands).
+    /// The state after a command: the handler's fold of `snapshot` and
+    /// `pages`, through `next - 1`, kept in the cache. `None` (and the cache
+    /// entry dropped) if the handler cannot fold it.
+    async fn fold_state(
+        &self,
+        key: &AggregateKey,
+        handler: &dyn CommandHandler,
+        snapshot: Option<Snapshot>,
+        pages: Vec<EventPage>,
+        next: u32,
+    ) -> Option<Snapshot> {
+        let cache = self.cache.as_ref()?;
+        let folded = handler
+            .replay(ReplayRequest {
+                base_snapshot: snapshot,
+                events: pages,
+            })
+            .await;
+        match folded {
+            Ok(folded) => {
+                let state = Snapshot {
+                    sequence: next.saturating_sub(1),
+                    state: folded.state,
+                    retention: 0,
+                };
+                cache.put(key, state.clone());
+                Some(state)
+            }
+            Err(error) => {
+                warn!(%key, %error, "folding the new state failed; not cached");
+                cache.forget(key);
+                None
+            }
+        }
+    }
+
+    /// Stores the snapshot the handler returned, or — when the history
+    /// crossed a multiple of `snapshot_every` — the cached new state, or one
+    /// folded by the handler's `replay` (reloading what it needs: once per N
+    /// commands).
     async fn store_snapshot(
         &self,
         key: &AggregateKey,
@@ -262,25 +341,28 @@ impl AggregateCoordinator {
         prior_next: u32,
         book: &EventBook,
         from_handler: Option<Snapshot>,
+        state: Option<Snapshot>,
     ) {
         let Some(snapshots) = &self.snapshots else {
             return;
         };
         let last = book.next_sequence.saturating_sub(1);
-        let snapshot = match (from_handler, self.snapshot_every) {
-            (Some(snapshot), _) => Some(Snapshot {
+        let crossed = self
+            .snapshot_every
+            .is_some_and(|every| prior_next / every != book.next_sequence / every);
+        let snapshot = match (from_handler, crossed, state) {
+            (Some(snapshot), _, _) => Some(Snapshot {
                 sequence: last,
                 ..snapshot
             }),
-            (None, Some(every)) if prior_next / every != book.next_sequence / every => {
-                match self.replay(key, handler, last).await {
-                    Ok(snapshot) => Some(snapshot),
-                    Err(error) => {
-                        warn!(%key, %error, "replay for a snapshot failed; continuing without");
-                        None
-                    }
+            (None, true, Some(state)) => Some(state),
+            (None, true, None) => match self.replay(key, handler, last).await {
+                Ok(snapshot) => Some(snapshot),
+                Err(error) => {
+                    warn!(%key, %error, "replay for a snapshot failed; continuing without");
+                    None
                 }
-            }
+            },
             _ => None,
         };
         if let Some(snapshot) = snapshot {

@@ -21,6 +21,7 @@ pub mod logic;
 pub mod query;
 pub mod retry;
 pub mod router;
+mod state_cache;
 
 pub use aggregate::AggregateCoordinator;
 pub use dead_letter::{DeadLetterSink, MemoryDeadLetters};

@@ -71,9 +71,9 @@ impl Builder {
             guard_table: config.guard_table.clone(),
             rate_limit_table: config.rate_limit_table.clone(),
             endpoint: config.endpoint.clone(),
-            timeout: DEFAULT_TIMEOUT,
+            timeout: Duration::from_millis(config.timeout_ms),
             channels: 1,
-            app_profile: String::new(),
+            app_profile: config.app_profile.clone(),
         }
     }
 
@@ -106,6 +106,12 @@ impl Builder {
         }
         if let Some(table) = var("RATE_LIMIT_TABLE") {
             builder.rate_limit_table = table;
+        }
+        if let Some(profile) = var("APP_PROFILE") {
+            builder.app_profile = profile;
+        }
+        if let Some(ms) = var("TIMEOUT_MS").and_then(|ms| ms.trim().parse().ok()) {
+            builder.timeout = Duration::from_millis(ms);
         }
         builder.endpoint = var("ENDPOINT").or_else(|| {
             std::env::var("BIGTABLE_EMULATOR_HOST")

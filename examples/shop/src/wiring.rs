@@ -43,7 +43,8 @@ pub struct Shop {
 }
 
 impl Shop {
-    /// The shop on fresh memory backends, snapshotting every 100 events.
+    /// The shop on fresh memory backends, snapshotting every 100 events and
+    /// keeping the states of up to 10 000 aggregates in process.
     pub fn in_memory() -> Self {
         let store = Arc::new(MemoryEventStore::new());
         let bus = MemoryBus::new();
@@ -59,6 +60,7 @@ impl Shop {
                 .handler(fulfillment::DOMAIN, Arc::new(fulfillment::logic()))
                 .snapshots(Arc::new(MemorySnapshotStore::new()))
                 .snapshot_every(100)
+                .cache_states(10_000)
                 .build(),
         );
         let projectors = Arc::new(ProjectorDispatch::new(guard.clone(), policy));
