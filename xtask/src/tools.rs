@@ -1,5 +1,6 @@
-//! Makes sure the programs the tests start are installed: installs moto (pip)
-//! and Redis (apt) when missing, checks the Google emulators, `cbt` and Java.
+//! Makes sure the programs the tests start are installed: installs moto,
+//! grpcio and cargo-lambda (pip) and Redis (apt) when missing; checks the
+//! Google emulators, `cbt` and Java.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -48,6 +49,24 @@ pub(crate) fn ensure() -> Result<OsString> {
             "python3 with grpcio and grpcio-tools: `python3 -m pip install grpcio grpcio-tools`"
                 .to_owned(),
         );
+    }
+
+    // The Lambda end-to-end tests run the functions under `cargo lambda watch`
+    // (a local Lambda Runtime API).
+    if !runs("cargo-lambda", &["lambda", "--version"], &path) {
+        println!("cargo-lambda not found: installing it with pip");
+        pip_install(&["cargo-lambda"]);
+        if which("pyenv", &path).is_some() {
+            let _ = Command::new("pyenv").arg("rehash").status();
+        }
+    }
+    match which("cargo-lambda", &path)
+        .filter(|_| runs("cargo-lambda", &["lambda", "--version"], &path))
+    {
+        Some(found) => report("cargo-lambda", &found, ""),
+        None => {
+            missing.push("cargo-lambda not found: `python3 -m pip install cargo-lambda`".to_owned())
+        }
     }
 
     for kind in [Kind::PubSub, Kind::Bigtable] {
