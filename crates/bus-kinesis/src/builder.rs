@@ -7,7 +7,9 @@ use std::time::Duration;
 use angzarr_core::config::KinesisConfig;
 use angzarr_core::{Error, PayloadStore, Result};
 
-use crate::client::{ClientSettings, RequestCounter, StaticCredentials};
+use angzarr_aws::{ClientSettings, RequestCounter, StaticCredentials};
+
+use crate::client;
 use crate::publish::KinesisBus;
 use crate::reader::KinesisReader;
 
@@ -52,19 +54,7 @@ impl Builder {
         if let Some(v) = var(&format!("{prefix}STREAM_PREFIX")) {
             builder.stream_prefix = v;
         }
-        builder.client.region = var(&format!("{prefix}REGION"))
-            .or_else(|| var("AWS_REGION"))
-            .or_else(|| var("AWS_DEFAULT_REGION"));
-        builder.client.endpoint = var(&format!("{prefix}ENDPOINT"))
-            .or_else(|| var("AWS_ENDPOINT_URL_KINESIS"))
-            .or_else(|| var("AWS_ENDPOINT_URL"));
-        if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            builder.client.credentials = Some(StaticCredentials {
-                access_key_id: id,
-                secret_access_key: secret,
-                session_token: var("AWS_SESSION_TOKEN"),
-            });
-        }
+        builder.client.fill_from_env(prefix, "KINESIS");
         builder
     }
 
@@ -176,7 +166,7 @@ impl Builder {
         self.validate()?;
         let sdk = self.client.sdk_config().await;
         Ok(KinesisBus::new(
-            self.client.client(&sdk),
+            client::client(&self.client, &sdk),
             self.stream_prefix,
             self.payload_store,
         ))
@@ -187,7 +177,7 @@ impl Builder {
         self.validate()?;
         let sdk = self.client.sdk_config().await;
         Ok(KinesisReader::new(
-            self.client.client(&sdk),
+            client::client(&self.client, &sdk),
             format!("{}{domain}", self.stream_prefix),
             self.payload_store,
         ))
@@ -198,6 +188,6 @@ impl Builder {
     pub async fn build_client(self) -> Result<aws_sdk_kinesis::Client> {
         self.validate()?;
         let sdk = self.client.sdk_config().await;
-        Ok(self.client.client(&sdk))
+        Ok(client::client(&self.client, &sdk))
     }
 }

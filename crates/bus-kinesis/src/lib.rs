@@ -17,15 +17,15 @@
 
 mod builder;
 mod client;
-mod error;
+
 mod lambda;
 mod publish;
 mod reader;
 pub mod setup;
 mod subscription;
 
+pub use angzarr_aws::{RequestCounter, StaticCredentials};
 pub use builder::Builder;
-pub use client::{RequestCounter, StaticCredentials};
 pub use lambda::{decode_kinesis_record, process_kinesis_event, process_kinesis_event_with};
 pub use publish::{KinesisBus, MAX_BOOK_BYTES, RECORD_LIMIT, decode_record_data};
 pub use reader::{Checkpoint, KinesisReader, ReadBatch, ReadRecord};

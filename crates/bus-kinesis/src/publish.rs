@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_kinesis::primitives::Blob;
 use prost::Message;
 
-use crate::error::from_sdk;
+use angzarr_aws::from_sdk;
 
 /// The Kinesis record limit: data and partition key together, 1 MiB.
 pub const RECORD_LIMIT: usize = 1024 * 1024;

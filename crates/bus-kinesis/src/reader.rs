@@ -9,8 +9,8 @@ use angzarr_core::payload::resolve_book;
 use angzarr_core::{Delivery, PayloadStore, Result};
 use aws_sdk_kinesis::types::ShardIteratorType;
 
-use crate::error::from_sdk;
 use crate::publish::decode_record_data;
+use angzarr_aws::from_sdk;
 
 /// Most records one `GetRecords` returns.
 const MAX_RECORDS: usize = 10_000;

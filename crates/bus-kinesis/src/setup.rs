@@ -6,7 +6,7 @@ use std::time::Duration;
 use angzarr_core::{Error, Result};
 use aws_sdk_kinesis::types::StreamStatus;
 
-use crate::error::from_sdk;
+use angzarr_aws::from_sdk;
 
 /// Creates the stream `name` with `shards` shards and waits (up to 30 s)
 /// until it is active.

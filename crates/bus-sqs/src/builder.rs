@@ -7,7 +7,9 @@ use std::time::Duration;
 use angzarr_core::config::SqsConfig;
 use angzarr_core::{Error, PayloadStore, Result};
 
-use crate::client::{ClientSettings, RequestCounter, StaticCredentials};
+use angzarr_aws::{ClientSettings, RequestCounter, StaticCredentials};
+
+use crate::client;
 use crate::publish::SnsBus;
 use crate::subscription::SqsSubscription;
 
@@ -24,7 +26,7 @@ const SECTION: &str = "messaging.aws_sqs";
 ///     .await?;
 /// # let _ = bus; Ok(()) }
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Builder {
     topic_arn_prefix: String,
     fifo: bool,
@@ -32,6 +34,19 @@ pub struct Builder {
     visibility_timeout: Option<Duration>,
     payload_store: Option<Arc<dyn PayloadStore>>,
     client: ClientSettings,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            topic_arn_prefix: String::new(),
+            fifo: false,
+            queue_url: None,
+            visibility_timeout: None,
+            payload_store: None,
+            client: client::default_settings(),
+        }
+    }
 }
 
 impl Builder {
@@ -42,8 +57,7 @@ impl Builder {
 
     /// Settings from the `ANGZARR_MESSAGING__AWS_SQS__*` environment variables
     /// (`TOPIC_ARN_PREFIX`, `FIFO`, `QUEUE_URL`, `REGION`, `ENDPOINT`), then
-    /// `AWS_REGION`, `AWS_ENDPOINT_URL_SNS` / `AWS_ENDPOINT_URL_SQS` /
-    /// `AWS_ENDPOINT_URL`, and a static key from `AWS_ACCESS_KEY_ID`,
+    /// `AWS_REGION`, `AWS_ENDPOINT_URL_SNS` / `AWS_ENDPOINT_URL`, and a static key from `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -56,20 +70,7 @@ impl Builder {
             .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
             .unwrap_or(false);
         builder.queue_url = var(&format!("{prefix}QUEUE_URL"));
-        builder.client.region = var(&format!("{prefix}REGION"))
-            .or_else(|| var("AWS_REGION"))
-            .or_else(|| var("AWS_DEFAULT_REGION"));
-        builder.client.endpoint = var(&format!("{prefix}ENDPOINT"))
-            .or_else(|| var("AWS_ENDPOINT_URL_SNS"))
-            .or_else(|| var("AWS_ENDPOINT_URL_SQS"))
-            .or_else(|| var("AWS_ENDPOINT_URL"));
-        if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            builder.client.credentials = Some(StaticCredentials {
-                access_key_id: id,
-                secret_access_key: secret,
-                session_token: var("AWS_SESSION_TOKEN"),
-            });
-        }
+        builder.client.fill_from_env(prefix, "SNS");
         builder
     }
 
@@ -197,7 +198,7 @@ impl Builder {
         }
         let sdk = self.client.sdk_config().await;
         Ok(SnsBus::new(
-            self.client.sns(&sdk),
+            client::sns(&self.client, &sdk),
             self.topic_arn_prefix,
             self.fifo,
             self.payload_store,
@@ -223,7 +224,7 @@ impl Builder {
         }
         let sdk = self.client.sdk_config().await;
         Ok(SqsSubscription::new(
-            self.client.sqs(&sdk),
+            client::sqs(&self.client, &sdk),
             queue_url,
             self.visibility_timeout,
             self.payload_store,
@@ -235,6 +236,9 @@ impl Builder {
     pub async fn build_clients(self) -> Result<(aws_sdk_sns::Client, aws_sdk_sqs::Client)> {
         self.validate_common()?;
         let sdk = self.client.sdk_config().await;
-        Ok((self.client.sns(&sdk), self.client.sqs(&sdk)))
+        Ok((
+            client::sns(&self.client, &sdk),
+            client::sqs(&self.client, &sdk),
+        ))
     }
 }

@@ -16,15 +16,15 @@
 
 mod builder;
 mod client;
-mod error;
+
 mod lambda;
 pub mod message;
 mod publish;
 pub mod setup;
 mod subscription;
 
+pub use angzarr_aws::{RequestCounter, StaticCredentials};
 pub use builder::Builder;
-pub use client::{RequestCounter, StaticCredentials};
 pub use lambda::{decode_sqs_record, process_sqs_event, process_sqs_event_with};
 pub use publish::SnsBus;
 pub use subscription::SqsSubscription;

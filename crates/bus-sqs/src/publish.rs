@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use prost::Message;
 
-use crate::error::from_sdk;
 use crate::message::{ENVELOPE_RESERVE, MAX_BOOK_BYTES, deduplication_id, encode_body};
+use angzarr_aws::from_sdk;
 
 /// Publishes each book to the SNS topic `{topic_arn_prefix}{domain}`
 /// (`.fifo` appended on FIFO topics), offloading pages to the payload store

@@ -7,7 +7,7 @@ use std::time::Duration;
 use angzarr_core::Result;
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::error::from_sdk;
+use angzarr_aws::from_sdk;
 
 /// A queue's URL (for the SQS API) and ARN (for SNS and policies).
 #[derive(Clone, Debug, PartialEq, Eq)]

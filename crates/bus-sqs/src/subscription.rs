@@ -9,8 +9,8 @@ use angzarr_core::{Delivery, PayloadStore, Result, Subscription};
 use async_trait::async_trait;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
-use crate::error::from_sdk;
 use crate::message::decode_message;
+use angzarr_aws::from_sdk;
 
 /// Longest long poll SQS allows.
 const MAX_WAIT_SECONDS: u64 = 20;

@@ -6,7 +6,9 @@ use std::time::Duration;
 use angzarr_core::config::CloudMapConfig;
 use angzarr_core::{Error, Result};
 
-use crate::client::{ClientSettings, RequestCounter, StaticCredentials};
+use angzarr_aws::{ClientSettings, RequestCounter, StaticCredentials};
+
+use crate::client;
 use crate::discovery::{CloudMapDiscovery, Naming};
 
 /// Config section of this crate, for error messages.
@@ -65,19 +67,7 @@ impl Builder {
             // A bad number becomes an impossible TTL that build() refuses.
             builder.cache_ttl = v.parse().map(Duration::from_secs).unwrap_or(Duration::MAX);
         }
-        builder.client.region = var(&format!("{prefix}REGION"))
-            .or_else(|| var("AWS_REGION"))
-            .or_else(|| var("AWS_DEFAULT_REGION"));
-        builder.client.endpoint = var(&format!("{prefix}ENDPOINT"))
-            .or_else(|| var("AWS_ENDPOINT_URL_SERVICEDISCOVERY"))
-            .or_else(|| var("AWS_ENDPOINT_URL"));
-        if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            builder.client.credentials = Some(StaticCredentials {
-                access_key_id: id,
-                secret_access_key: secret,
-                session_token: var("AWS_SESSION_TOKEN"),
-            });
-        }
+        builder.client.fill_from_env(prefix, "SERVICEDISCOVERY");
         builder
     }
 
@@ -95,7 +85,7 @@ impl Builder {
             client: ClientSettings {
                 region: config.region.clone(),
                 endpoint: config.endpoint.clone(),
-                ..ClientSettings::default()
+                ..client::default_settings()
             },
         }
     }
@@ -237,7 +227,7 @@ impl Builder {
         self.validate()?;
         let sdk = self.client.sdk_config().await;
         Ok(CloudMapDiscovery::new(
-            self.client.client(&sdk),
+            client::client(&self.client, &sdk),
             self.naming,
             self.cache_ttl,
         ))
@@ -248,7 +238,7 @@ impl Builder {
     pub async fn build_client(self) -> Result<aws_sdk_servicediscovery::Client> {
         self.validate_client_only()?;
         let sdk = self.client.sdk_config().await;
-        Ok(self.client.client(&sdk))
+        Ok(client::client(&self.client, &sdk))
     }
 
     fn validate_client_only(&self) -> Result<()> {

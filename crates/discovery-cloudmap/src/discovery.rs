@@ -12,7 +12,7 @@ use aws_sdk_servicediscovery::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_servicediscovery::types::HealthStatusFilter;
 use url::Url;
 
-use crate::error::from_sdk;
+use angzarr_aws::from_sdk;
 
 /// The instance attribute naming a projector or saga.
 pub const NAME_ATTRIBUTE: &str = "name";

@@ -9,9 +9,9 @@
 mod builder;
 mod client;
 mod discovery;
-mod error;
+
 pub mod setup;
 
+pub use angzarr_aws::{RequestCounter, StaticCredentials};
 pub use builder::Builder;
-pub use client::{RequestCounter, StaticCredentials};
 pub use discovery::{CloudMapDiscovery, NAME_ATTRIBUTE};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use angzarr_core::{Error, Result};
 
-use crate::error::from_sdk;
+use angzarr_aws::from_sdk;
 
 /// Creates the HTTP namespace `name` and returns its id.
 pub async fn create_http_namespace(

@@ -1,0 +1,229 @@
+//! One SDK configuration for every AWS client of a process.
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_types::region::Region;
+
+use crate::RequestCounter;
+
+/// A static access key, used instead of the SDK's credential chain.
+#[derive(Clone)]
+pub struct StaticCredentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY` (hidden in `Debug`).
+    pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, if any (hidden in `Debug`).
+    pub session_token: Option<String>,
+}
+
+impl StaticCredentials {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`
+    /// (as Lambda sets them), if the first two are set.
+    pub fn from_env() -> Option<Self> {
+        let (id, secret) = (env("AWS_ACCESS_KEY_ID")?, env("AWS_SECRET_ACCESS_KEY")?);
+        Some(Self {
+            access_key_id: id,
+            secret_access_key: secret,
+            session_token: env("AWS_SESSION_TOKEN"),
+        })
+    }
+}
+
+impl fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<hidden>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to reach one AWS service.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// The region; the SDK's own lookup otherwise.
+    pub region: Option<String>,
+    /// Endpoint override (moto's `http://127.0.0.1:PORT`).
+    pub endpoint: Option<String>,
+    /// A static key; the SDK's credential chain otherwise.
+    pub credentials: Option<StaticCredentials>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt of one operation.
+    pub operation_timeout: Duration,
+    /// Attempts per operation, retries included.
+    pub max_attempts: u32,
+    /// Counts every request, when set.
+    pub counter: Option<RequestCounter>,
+}
+
+impl Default for ClientSettings {
+    /// 3 s to connect, 10 s per attempt, 3 attempts.
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint: None,
+            credentials: None,
+            connect_timeout: Duration::from_secs(3),
+            operation_timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            counter: None,
+        }
+    }
+}
+
+impl ClientSettings {
+    /// The defaults with another per-attempt timeout.
+    pub fn with_operation_timeout(operation_timeout: Duration) -> Self {
+        Self {
+            operation_timeout,
+            ..Self::default()
+        }
+    }
+
+    /// Fills what is unset from the environment: the region from
+    /// `{prefix}REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`; the endpoint from
+    /// `{prefix}ENDPOINT`, `AWS_ENDPOINT_URL_{service}`, `AWS_ENDPOINT_URL`;
+    /// a static key from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+    /// `AWS_SESSION_TOKEN`. `prefix` is the adapter's configuration section,
+    /// e.g. `ANGZARR_MESSAGING__AWS_KINESIS__`; `service` e.g. `KINESIS`.
+    pub fn fill_from_env(&mut self, prefix: &str, service: &str) {
+        if self.region.is_none() {
+            self.region = env(&format!("{prefix}REGION"))
+                .or_else(|| env("AWS_REGION"))
+                .or_else(|| env("AWS_DEFAULT_REGION"));
+        }
+        if self.endpoint.is_none() {
+            self.endpoint = env(&format!("{prefix}ENDPOINT"))
+                .or_else(|| env(&format!("AWS_ENDPOINT_URL_{service}")))
+                .or_else(|| env("AWS_ENDPOINT_URL"));
+        }
+        if self.credentials.is_none() {
+            self.credentials = StaticCredentials::from_env();
+        }
+    }
+
+    /// The SDK configuration. Region and credentials given here are used as
+    /// they are — no credential chain, no metadata service; only without them
+    /// does the SDK's default chain (e.g. the Lambda role) run. With an
+    /// endpoint override (an emulator) and no region or credentials
+    /// configured anywhere, `us-east-1` and a dummy key are used.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .operation_attempt_timeout(self.operation_timeout)
+                    .build(),
+            )
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(self.max_attempts.max(1)),
+            );
+        let emulator = self.endpoint.is_some();
+        // Against an emulator with no region configured anywhere, any region
+        // works; resolving one must not probe the metadata service.
+        let region = self
+            .region
+            .clone()
+            .or_else(|| (emulator && !region_in_env()).then(|| EMULATOR_REGION.to_owned()));
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader.endpoint_url(endpoint.clone());
+        }
+        match &self.credentials {
+            Some(c) => {
+                loader = loader.credentials_provider(Credentials::new(
+                    c.access_key_id.clone(),
+                    c.secret_access_key.clone(),
+                    c.session_token.clone(),
+                    None,
+                    "angzarr-static",
+                ));
+            }
+            // Against an emulator with no credentials configured anywhere, any
+            // static pair works; real credentials always take precedence.
+            None if emulator && !credentials_in_env() => {
+                loader = loader.credentials_provider(Credentials::new(
+                    "test",
+                    "test",
+                    None,
+                    None,
+                    "angzarr-emulator",
+                ));
+            }
+            None => {}
+        }
+        loader.load().await
+    }
+}
+
+/// The region used against an emulator when none is configured anywhere.
+const EMULATOR_REGION: &str = "us-east-1";
+
+fn region_in_env() -> bool {
+    env("AWS_REGION").is_some() || env("AWS_DEFAULT_REGION").is_some()
+}
+
+/// Whether credentials are configured in the environment or a profile.
+fn credentials_in_env() -> bool {
+    let vars = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ];
+    vars.iter().any(|var| env(var).is_some())
+        || std::env::var_os("HOME").is_some_and(|home| {
+            std::path::Path::new(&home)
+                .join(".aws/credentials")
+                .is_file()
+        })
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let credentials = StaticCredentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "very-secret".into(),
+            session_token: Some("token-secret".into()),
+        };
+        let shown = format!("{credentials:?}");
+        assert!(shown.contains("AKIDEXAMPLE"));
+        assert!(!shown.contains("very-secret") && !shown.contains("token-secret"));
+    }
+
+    #[tokio::test]
+    async fn given_settings_reach_the_sdk_config() {
+        let settings = ClientSettings {
+            region: Some("eu-west-3".into()),
+            endpoint: Some("http://127.0.0.1:5999".into()),
+            credentials: Some(StaticCredentials {
+                access_key_id: "id".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+            }),
+            ..ClientSettings::default()
+        };
+        let sdk = settings.sdk_config().await;
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-3"));
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5999"));
+        assert!(sdk.credentials_provider().is_some());
+    }
+}

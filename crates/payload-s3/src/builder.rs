@@ -1,0 +1,207 @@
+//! [`Builder`]: settings from code, from [`S3PayloadConfig`] or from the
+//! environment, validated once in [`Builder::build`].
+
+use std::time::Duration;
+
+use angzarr_core::config::Secret;
+use angzarr_core::{Error, Result};
+use aws_sdk_s3::Client;
+
+use crate::config::S3PayloadConfig;
+use crate::store::S3PayloadStore;
+use angzarr_aws::{ClientSettings, StaticCredentials};
+
+/// The configuration section this builder reads, for error messages.
+const SECTION: &str = "payload.aws_s3";
+
+/// Builds an [`S3PayloadStore`].
+///
+/// ```no_run
+/// # async fn demo() -> angzarr_core::Result<()> {
+/// let payloads = angzarr_payload_s3::Builder::new()
+///     .with_bucket("shop-payloads")
+///     .with_prefix("events/")
+///     .with_endpoint("http://127.0.0.1:5000")
+///     .build()
+///     .await?;
+/// # let _ = payloads; Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    bucket: String,
+    prefix: String,
+    client: ClientSettings,
+    existing_client: Option<Client>,
+}
+
+impl Builder {
+    /// No bucket yet; region and credentials from the SDK's environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Settings from a [`S3PayloadConfig`].
+    pub fn from_config(config: &S3PayloadConfig) -> Self {
+        Self {
+            bucket: config.bucket.clone(),
+            prefix: config.prefix.clone(),
+            client: ClientSettings {
+                region: config.region.clone(),
+                endpoint: config.endpoint.clone(),
+                ..ClientSettings::default()
+            },
+            existing_client: None,
+        }
+    }
+
+    /// Settings from `ANGZARR_PAYLOAD__AWS_S3__*` (see [`S3PayloadConfig::from_env`]);
+    /// AWS credentials and region also come from the SDK's usual variables.
+    pub fn from_env() -> Self {
+        Self::from_config(&S3PayloadConfig::from_env())
+    }
+
+    /// The bucket.
+    pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = bucket.into();
+        self
+    }
+
+    /// The prefix of every object key.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The AWS region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.client.region = Some(region.into());
+        self
+    }
+
+    /// The endpoint override, e.g. `http://127.0.0.1:5000` for moto; requests
+    /// then use path-style addressing.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.client.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Static credentials (otherwise the SDK's default chain; against an
+    /// endpoint override with nothing configured, a dummy pair).
+    pub fn with_credentials(mut self, access_key_id: impl Into<String>, secret: Secret) -> Self {
+        self.client.credentials = Some(StaticCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret.expose().to_owned(),
+            session_token: None,
+        });
+        self
+    }
+
+    /// The time one attempt of an operation may take, and a connection
+    /// (default 10 s and 3 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.client.connect_timeout = timeout;
+        self.client.operation_timeout = timeout;
+        self
+    }
+
+    /// Attempts per request, the first included (default 3).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.client.max_attempts = attempts;
+        self
+    }
+
+    /// Uses an SDK client built elsewhere; region, endpoint, credentials,
+    /// timeout and attempts are then ignored.
+    pub fn with_client(mut self, client: Client) -> Self {
+        self.existing_client = Some(client);
+        self
+    }
+
+    /// Validates the settings and creates the SDK client.
+    pub async fn build(self) -> Result<S3PayloadStore> {
+        check_bucket(&self.bucket)?;
+        if let Some(endpoint) = &self.client.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(Error::config(
+                format!("{SECTION}.endpoint"),
+                format!("`{endpoint}` must be an http:// or https:// URL"),
+            ));
+        }
+        if self.prefix.starts_with('/') {
+            return Err(Error::config(
+                format!("{SECTION}.prefix"),
+                "must not start with `/`",
+            ));
+        }
+        if self.client.operation_timeout.is_zero() {
+            return Err(Error::config(
+                format!("{SECTION}.timeout"),
+                "must be longer than zero",
+            ));
+        }
+        if self.client.max_attempts == 0 {
+            return Err(Error::config(
+                format!("{SECTION}.max_attempts"),
+                "must be at least 1",
+            ));
+        }
+        let client = match self.existing_client {
+            Some(client) => client,
+            None => {
+                let shared = self.client.sdk_config().await;
+                let mut config = aws_sdk_s3::config::Builder::from(&shared);
+                if self.client.endpoint.is_some() {
+                    // Emulators serve buckets by path, not by virtual host.
+                    config = config.force_path_style(true);
+                }
+                Client::from_conf(config.build())
+            }
+        };
+        Ok(S3PayloadStore::new(client, self.bucket, self.prefix))
+    }
+}
+
+/// S3 bucket names: 3 to 63 of `a-z 0-9 . -`, starting and ending with a
+/// letter or digit.
+fn check_bucket(bucket: &str) -> Result<()> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-'))
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            format!("{SECTION}.bucket"),
+            format!("`{bucket}` is not an S3 bucket name (3-63 of a-z, 0-9, `.`, `-`)"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_bucket_names_its_key() {
+        let err = Builder::new().build().await.map(|_| ()).err();
+        assert!(
+            matches!(&err, Some(Error::Config { key, .. }) if key == "payload.aws_s3.bucket"),
+            "{err:?}"
+        );
+        let err = Builder::new()
+            .with_bucket("ok-bucket")
+            .with_endpoint("127.0.0.1:5000")
+            .build()
+            .await
+            .map(|_| ())
+            .err();
+        assert!(
+            matches!(&err, Some(Error::Config { key, .. }) if key == "payload.aws_s3.endpoint"),
+            "{err:?}"
+        );
+    }
+}
