@@ -12,6 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={proto_root}/{file}");
     }
     let descriptors = protox::compile(files, [proto_root])?;
+    // The encoded descriptors, for readers of the protobuf JSON mapping.
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("angzarr.fds.bin");
+    std::fs::write(out, prost::Message::encode_to_vec(&descriptors))?;
     // Type names let `Any` values be packed and matched by their full name.
     let mut config = prost_build::Config::new();
     config.enable_type_names();

@@ -19,3 +19,8 @@
 )]
 
 tonic::include_proto!("angzarr");
+
+/// The encoded `google.protobuf.FileDescriptorSet` of the wire contract (with
+/// the well-known types it imports): what a reflection library needs to read
+/// and write these messages in the protobuf JSON mapping.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/angzarr.fds.bin"));

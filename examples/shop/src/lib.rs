@@ -25,6 +25,11 @@ pub use wiring::Shop;
 #[allow(missing_docs, clippy::all)]
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/shop.rs"));
+
+    /// The encoded `FileDescriptorSet` of `shop.proto`, for the protobuf
+    /// JSON mapping (e.g. the gateway's type registry).
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/shop.fds.bin"));
 }
 
 use proto::LineItem;
