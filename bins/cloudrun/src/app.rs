@@ -1,0 +1,259 @@
+//! [`App`]: the adapters and the business logic, as one axum router per role.
+
+use std::sync::Arc;
+
+use angzarr_bus_pubsub::push::PushAuth;
+use angzarr_core::proto::{CommandRequest, CommandResponse};
+use angzarr_core::{Error, Result};
+use angzarr_gateway::{Gateway, GatewayConfig, ReadinessProbe, StoreProbe};
+use angzarr_runtime::{
+    AggregateCoordinator, CommandRouter, EventQueries, MemoryDeadLetters, ProjectorDispatch,
+    SagaDispatch,
+};
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::StatusCode;
+
+use crate::adapters::Adapters;
+use crate::handlers::Handlers;
+use crate::http_router::HttpCommandRouter;
+use crate::role::Role;
+use crate::settings::ServerSettings;
+use crate::triggers::{self, TriggerStats};
+
+/// The business logic on its adapters; [`App::router`] gives each role's
+/// HTTP service. Build it once per process.
+#[derive(Debug)]
+pub struct App {
+    adapters: Adapters,
+    handlers: Handlers,
+    coordinator: Arc<AggregateCoordinator>,
+    projector_dispatch: Arc<ProjectorDispatch>,
+    remote: Arc<HttpCommandRouter>,
+    stats: TriggerStats,
+    dead_letters: MemoryDeadLetters,
+    push_auth: Option<PushAuth>,
+    gateway_config: GatewayConfig,
+}
+
+impl App {
+    /// Hosts `handlers` on `adapters`, with the coordinator settings of
+    /// `settings` (snapshots, state cache, command timeout).
+    pub fn new(adapters: Adapters, handlers: Handlers, settings: &ServerSettings) -> Result<Self> {
+        let projector_dispatch = Arc::new(ProjectorDispatch::new(
+            adapters.guard.clone(),
+            adapters.policy,
+        ));
+        let mut builder =
+            AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
+                .snapshots(adapters.snapshots.clone())
+                .snapshot_every(settings.snapshot_every)
+                .cache_states(settings.cache_states);
+        for (domain, handler) in &handlers.aggregates {
+            builder = builder.handler(domain, handler.clone());
+        }
+        let sync: Vec<_> = handlers
+            .projectors
+            .iter()
+            .filter(|p| p.synchronous)
+            .map(|p| p.projector.clone())
+            .collect();
+        if !sync.is_empty() {
+            builder = builder.sync_projectors(projector_dispatch.clone(), sync);
+        }
+        let remote = HttpCommandRouter::new(adapters.discovery.clone())?
+            .with_timeout(settings.command_timeout());
+        Ok(Self {
+            coordinator: Arc::new(builder.build()),
+            projector_dispatch,
+            remote: Arc::new(remote),
+            stats: TriggerStats::default(),
+            dead_letters: MemoryDeadLetters::new(),
+            push_auth: None,
+            gateway_config: GatewayConfig::default(),
+            adapters,
+            handlers,
+        })
+    }
+
+    /// Requires a valid Pub/Sub OIDC token on every push request.
+    pub fn with_push_auth(mut self, auth: PushAuth) -> Self {
+        self.push_auth = Some(auth);
+        self
+    }
+
+    /// The gateway's settings (body limit, page size, CORS), e.g. from
+    /// [`GatewayConfig::load`]; the defaults otherwise.
+    pub fn with_gateway_config(mut self, config: GatewayConfig) -> Self {
+        self.gateway_config = config;
+        self
+    }
+
+    /// The adapters.
+    pub fn adapters(&self) -> &Adapters {
+        &self.adapters
+    }
+
+    /// The in-process coordinator of the hosted aggregates.
+    pub fn coordinator(&self) -> Arc<AggregateCoordinator> {
+        self.coordinator.clone()
+    }
+
+    /// Delivery counts of this process's push endpoints.
+    pub fn stats(&self) -> TriggerStats {
+        self.stats.clone()
+    }
+
+    /// Saga commands their target refused for good (also logged at error level).
+    pub fn dead_letters(&self) -> MemoryDeadLetters {
+        self.dead_letters.clone()
+    }
+
+    /// The HTTP service of `role`.
+    ///
+    /// | role | routes |
+    /// |---|---|
+    /// | `gateway` | `POST /v1/commands` (to the aggregate services, over HTTP), `GET /v1/events/{domain}/{root}`, `GET /health/{live,ready}` |
+    /// | `aggregate` | the same routes, commands run in process (only the hosted domains) |
+    /// | `projector-trigger` | `POST /push/projectors/{name}`, the projector routes, health |
+    /// | `saga-trigger` | `POST /push/sagas/{name}` (commands to the aggregate services, over HTTP), health |
+    /// | `all` | all of it, commands and saga commands in process |
+    pub fn router(&self, role: Role) -> Result<Router> {
+        let probe: Arc<dyn ReadinessProbe> = Arc::new(StoreProbe::new(self.adapters.store.clone()));
+        let mut router = match role {
+            Role::Gateway => self.gateway(self.remote.clone(), probe.clone(), None)?,
+            Role::Aggregate => self.gateway(
+                self.coordinator.clone(),
+                probe.clone(),
+                Some(self.handlers.aggregate_domains()),
+            )?,
+            Role::All => self.gateway(
+                Arc::new(LocalFirst {
+                    local: self.coordinator.clone(),
+                    remote: self.remote.clone(),
+                }),
+                probe.clone(),
+                None,
+            )?,
+            Role::ProjectorTrigger | Role::SagaTrigger => health(probe.clone()),
+        };
+        if role.runs_projectors() {
+            router = router.merge(triggers::projector_routes(
+                &self.handlers.projectors,
+                self.projector_dispatch.clone(),
+                &self.stats,
+                self.push_auth.as_ref(),
+            ));
+            if let Some(extra) = &self.handlers.projector_routes {
+                router = router.merge(extra.clone());
+            }
+        }
+        if role.runs_sagas() {
+            let commands: Arc<dyn CommandRouter> = if role == Role::All {
+                Arc::new(LocalFirst {
+                    local: self.coordinator.clone(),
+                    remote: self.remote.clone(),
+                })
+            } else {
+                self.remote.clone()
+            };
+            let dispatch = Arc::new(SagaDispatch::new(
+                self.adapters.guard.clone(),
+                self.adapters.policy,
+                commands,
+                Arc::new(self.dead_letters.clone()),
+            ));
+            router = router.merge(triggers::saga_routes(
+                &self.handlers.sagas,
+                dispatch,
+                &self.stats,
+                self.push_auth.as_ref(),
+            ));
+        }
+        Ok(router)
+    }
+
+    fn gateway(
+        &self,
+        commands: Arc<dyn CommandRouter>,
+        probe: Arc<dyn ReadinessProbe>,
+        domains: Option<Vec<String>>,
+    ) -> Result<Router> {
+        let mut builder =
+            Gateway::builder(commands, EventQueries::new(self.adapters.store.clone()))
+                .readiness(probe)
+                .config(self.gateway_config.clone());
+        if let Some(types) = &self.handlers.types {
+            builder = builder.types(types.clone());
+        }
+        if let Some(domains) = domains {
+            builder = builder.domains(domains);
+        }
+        builder.build()
+    }
+}
+
+/// Commands for hosted domains run in process; others go over HTTP.
+#[derive(Debug)]
+struct LocalFirst {
+    local: Arc<AggregateCoordinator>,
+    remote: Arc<HttpCommandRouter>,
+}
+
+#[async_trait]
+impl CommandRouter for LocalFirst {
+    async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
+        let domain = request
+            .command
+            .as_ref()
+            .and_then(|c| c.cover.as_ref())
+            .map(|c| c.domain.clone())
+            .ok_or_else(|| Error::invalid_argument("command has no cover"))?;
+        if self.local.handles(&domain) {
+            self.local.handle(request).await
+        } else {
+            self.remote.send(request).await
+        }
+    }
+}
+
+/// `GET /health/live`, `GET /health/ready` and a JSON 404, for the trigger roles.
+fn health(probe: Arc<dyn ReadinessProbe>) -> Router {
+    Router::new()
+        .route(
+            "/health/live",
+            get(|| async { json(StatusCode::OK, r#"{"status":"live"}"#) }),
+        )
+        .route("/health/ready", get(ready))
+        .fallback(|| async {
+            json(
+                StatusCode::NOT_FOUND,
+                r#"{"error":{"code":"not_found","message":"no such path"}}"#,
+            )
+        })
+        .with_state(probe)
+}
+
+async fn ready(State(probe): State<Arc<dyn ReadinessProbe>>) -> Response {
+    match probe.check().await {
+        Ok(()) => json(StatusCode::OK, r#"{"status":"ready"}"#),
+        Err(error) => {
+            let body = serde_json::json!({
+                "error": { "code": error.code().as_str(), "message": error.to_string() }
+            });
+            json(error.http_status(), &body.to_string())
+        }
+    }
+}
+
+fn json(status: StatusCode, body: &str) -> Response {
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body.to_owned(),
+    )
+        .into_response()
+}

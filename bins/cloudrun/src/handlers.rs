@@ -1,0 +1,150 @@
+//! [`Handlers`]: the business logic a deployment hosts, whichever role it plays.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use angzarr_gateway::TypeRegistry;
+use angzarr_runtime::{CommandHandler, Projector, Saga};
+use axum::Router;
+
+/// A projector with the domains whose events it reads.
+#[derive(Clone, Debug)]
+pub struct ProjectorEntry {
+    /// The projector.
+    pub projector: Arc<dyn Projector>,
+    /// The source domains (one push subscription each).
+    pub domains: Vec<String>,
+    /// Also run before the answer of `SYNC_MODE_SIMPLE` commands in the
+    /// `all` role (the per-request topology).
+    pub synchronous: bool,
+}
+
+/// A saga with the domains whose events it reads.
+#[derive(Clone, Debug)]
+pub struct SagaEntry {
+    /// The saga.
+    pub saga: Arc<dyn Saga>,
+    /// The source domains (one push subscription each).
+    pub domains: Vec<String>,
+}
+
+/// Everything a deployment's business logic consists of: command handlers
+/// by domain, projectors and sagas with their source domains, the message
+/// types the gateway reads as JSON, and extra routes (a read-model API).
+///
+/// ```no_run
+/// # fn demo(cart: std::sync::Arc<dyn angzarr_runtime::CommandHandler>,
+/// #         summary: std::sync::Arc<dyn angzarr_runtime::Projector>) {
+/// let handlers = angzarr_cloudrun::Handlers::new()
+///     .aggregate("cart", cart)
+///     .projector(summary, ["order", "fulfillment"]);
+/// # let _ = handlers; }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Handlers {
+    pub(crate) aggregates: Vec<(String, Arc<dyn CommandHandler>)>,
+    pub(crate) projectors: Vec<ProjectorEntry>,
+    pub(crate) sagas: Vec<SagaEntry>,
+    pub(crate) types: Option<TypeRegistry>,
+    pub(crate) projector_routes: Option<Router>,
+}
+
+impl Handlers {
+    /// No business logic yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `domain`'s command handler.
+    pub fn aggregate(
+        mut self,
+        domain: impl Into<String>,
+        handler: Arc<dyn CommandHandler>,
+    ) -> Self {
+        self.aggregates.push((domain.into(), handler));
+        self
+    }
+
+    /// A projector reading the events of `domains`.
+    pub fn projector<I, S>(mut self, projector: Arc<dyn Projector>, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.projectors.push(ProjectorEntry {
+            projector,
+            domains: domains.into_iter().map(Into::into).collect(),
+            synchronous: false,
+        });
+        self
+    }
+
+    /// A projector that, in the `all` role, also runs before the answer of
+    /// `SYNC_MODE_SIMPLE` commands (the bus delivery after is then a duplicate).
+    pub fn sync_projector<I, S>(self, projector: Arc<dyn Projector>, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut handlers = self.projector(projector, domains);
+        if let Some(entry) = handlers.projectors.last_mut() {
+            entry.synchronous = true;
+        }
+        handlers
+    }
+
+    /// A saga reacting to the events of `domains`.
+    pub fn saga<I, S>(mut self, saga: Arc<dyn Saga>, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sagas.push(SagaEntry {
+            saga,
+            domains: domains.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// The message types the gateway reads and writes as JSON (default: the
+    /// `angzarr` contract only; protobuf requests work with any type).
+    pub fn types(mut self, registry: TypeRegistry) -> Self {
+        self.types = Some(registry);
+        self
+    }
+
+    /// Routes served wherever the projectors run (`projector-trigger` and
+    /// `all`), e.g. a read model's query API.
+    pub fn projector_routes(mut self, routes: Router) -> Self {
+        self.projector_routes = Some(routes);
+        self
+    }
+
+    /// The domains with a command handler.
+    pub fn aggregate_domains(&self) -> Vec<String> {
+        self.aggregates.iter().map(|(d, _)| d.clone()).collect()
+    }
+
+    /// The projectors.
+    pub fn projectors(&self) -> &[ProjectorEntry] {
+        &self.projectors
+    }
+
+    /// The sagas.
+    pub fn sagas(&self) -> &[SagaEntry] {
+        &self.sagas
+    }
+
+    /// Every domain events are published on: the aggregates' and the
+    /// projectors' and sagas' sources.
+    pub fn event_domains(&self) -> BTreeSet<String> {
+        let mut domains: BTreeSet<String> = self.aggregate_domains().into_iter().collect();
+        for entry in &self.projectors {
+            domains.extend(entry.domains.iter().cloned());
+        }
+        for entry in &self.sagas {
+            domains.extend(entry.domains.iter().cloned());
+        }
+        domains
+    }
+}
