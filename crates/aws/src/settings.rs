@@ -59,6 +59,11 @@ pub struct ClientSettings {
     pub max_attempts: u32,
     /// Counts every request, when set.
     pub counter: Option<RequestCounter>,
+    /// An SDK configuration loaded already (with its HTTP client), used as it
+    /// is instead of loading one from the fields above: a function that makes
+    /// several clients loads one configuration and shares it, which keeps its
+    /// cold start short.
+    pub shared: Option<aws_config::SdkConfig>,
 }
 
 impl Default for ClientSettings {
@@ -72,6 +77,7 @@ impl Default for ClientSettings {
             operation_timeout: Duration::from_secs(10),
             max_attempts: 3,
             counter: None,
+            shared: None,
         }
     }
 }
@@ -83,6 +89,11 @@ impl ClientSettings {
             operation_timeout,
             ..Self::default()
         }
+    }
+
+    /// Whether a region is known: set here, or in the shared configuration.
+    pub fn has_region(&self) -> bool {
+        self.region.is_some() || self.shared.as_ref().is_some_and(|s| s.region().is_some())
     }
 
     /// Fills what is unset from the environment: the region from
@@ -111,8 +122,12 @@ impl ClientSettings {
     /// they are — no credential chain, no metadata service; only without them
     /// does the SDK's default chain (e.g. the Lambda role) run. With an
     /// endpoint override (an emulator) and no region or credentials
-    /// configured anywhere, `us-east-1` and a dummy key are used.
+    /// configured anywhere, `us-east-1` and a dummy key are used. With
+    /// [`ClientSettings::shared`] set, that configuration is returned as is.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        if let Some(shared) = &self.shared {
+            return shared.clone();
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
@@ -225,5 +240,26 @@ mod tests {
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-3"));
         assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5999"));
         assert!(sdk.credentials_provider().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_shared_configuration_is_used_as_it_is() {
+        let shared = ClientSettings {
+            region: Some("ap-south-1".into()),
+            ..ClientSettings::default()
+        }
+        .sdk_config()
+        .await;
+        let settings = ClientSettings {
+            region: None,
+            endpoint: Some("http://127.0.0.1:5999".into()),
+            shared: Some(shared),
+            ..ClientSettings::default()
+        };
+        assert!(settings.has_region());
+        let sdk = settings.sdk_config().await;
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("ap-south-1"));
+        assert_eq!(sdk.endpoint_url(), None, "the shared configuration wins");
+        assert!(!ClientSettings::default().has_region());
     }
 }

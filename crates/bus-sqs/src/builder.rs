@@ -163,8 +163,17 @@ impl Builder {
         self
     }
 
+    /// Builds the clients from an SDK configuration loaded already (shared
+    /// with the process's other AWS clients: one HTTP stack, one credentials
+    /// provider, a shorter cold start); region, endpoint, credentials,
+    /// timeouts and attempts set here are then ignored.
+    pub fn with_sdk_config(mut self, sdk: aws_config::SdkConfig) -> Self {
+        self.client.shared = Some(sdk);
+        self
+    }
+
     fn validate_common(&self) -> Result<()> {
-        if self.client.region.is_none() {
+        if !self.client.has_region() {
             return Err(Error::config(
                 format!("{SECTION}.region"),
                 "no region: set it or AWS_REGION",

@@ -173,6 +173,15 @@ impl Builder {
         self
     }
 
+    /// Builds the clients from an SDK configuration loaded already (shared
+    /// with the process's other AWS clients: one HTTP stack, one credentials
+    /// provider, a shorter cold start); region, endpoint, credentials,
+    /// timeouts and attempts set here are then ignored.
+    pub fn with_sdk_config(mut self, sdk: aws_config::SdkConfig) -> Self {
+        self.client.shared = Some(sdk);
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let key = |name: &str| format!("{SECTION}.{name}");
         if self.naming.namespace.is_empty() {
@@ -202,7 +211,7 @@ impl Builder {
                 "a whole number of seconds, at most one day",
             ));
         }
-        if self.client.region.is_none() {
+        if !self.client.has_region() {
             return Err(Error::config(
                 key("region"),
                 "no region: set it or AWS_REGION",
@@ -242,7 +251,7 @@ impl Builder {
     }
 
     fn validate_client_only(&self) -> Result<()> {
-        if self.client.region.is_none() {
+        if !self.client.has_region() {
             return Err(Error::config(
                 format!("{SECTION}.region"),
                 "no region: set it or AWS_REGION",

@@ -1,0 +1,136 @@
+//! Cold start of each function: the time from process start to its first
+//! Runtime API `GET /2018-06-01/runtime/invocation/next`, with real SDK
+//! clients configured (DynamoDB, SNS, Lambda; region and static credentials
+//! given, endpoints on loopback — nothing is contacted before the poll),
+//! beside a minimal `lambda_runtime` hello world; and each binary's size,
+//! raw and gzip-compressed (about what a zip of it takes).
+//!
+//! ```text
+//! cargo build --release -p angzarr-lambda --bins --example hello_world
+//! cargo run --release -p angzarr-lambda --example cold_start [-- RUNS [BIN_DIR]]
+//! ```
+//! (`bins/lambda/benches/cold_start.sh` runs both.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Starts a fake Runtime API; reports the instant of the first `next` poll.
+fn runtime_api() -> (String, mpsc::Receiver<Instant>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Connections stay open (no answer): the process is killed after.
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = [0u8; 1024];
+            let n = stream.read(&mut buffer).unwrap_or(0);
+            if String::from_utf8_lossy(&buffer[..n]).contains("/runtime/invocation/next") {
+                let _ = tx.send(Instant::now());
+            }
+            held.push(stream);
+        }
+    });
+    (address, rx)
+}
+
+fn env() -> Vec<(&'static str, String)> {
+    let endpoint = "http://127.0.0.1:9".to_owned();
+    vec![
+        ("AWS_LAMBDA_FUNCTION_NAME", "bench".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "bench".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "bench".into()),
+        ("AWS_SECRET_ACCESS_KEY", "bench".into()),
+        ("RUST_LOG", "warn".into()),
+        ("ANGZARR_STORAGE__TYPE", "aws_dynamodb".into()),
+        ("ANGZARR_STORAGE__AWS_DYNAMODB__ENDPOINT", endpoint.clone()),
+        ("ANGZARR_MESSAGING__TYPE", "aws_sqs".into()),
+        (
+            "ANGZARR_MESSAGING__AWS_SQS__TOPIC_ARN_PREFIX",
+            "arn:aws:sns:us-east-1:123456789012:angzarr-events-".into(),
+        ),
+        ("ANGZARR_MESSAGING__AWS_SQS__ENDPOINT", endpoint.clone()),
+        ("ANGZARR_LAMBDA__AGGREGATE_FUNCTION", "aggregate".into()),
+        ("ANGZARR_LAMBDA__INVOKE_ENDPOINT", endpoint),
+    ]
+}
+
+/// One cold start of `binary`, in microseconds.
+fn cold_start(binary: &Path) -> u128 {
+    let (address, polled) = runtime_api();
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .envs(env())
+        .env("AWS_LAMBDA_RUNTIME_API", &address)
+        .env_remove("ANGZARR_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let at = polled.recv_timeout(Duration::from_secs(10));
+    let _ = child.kill();
+    let _ = child.wait();
+    let at = at.unwrap_or_else(|_| panic!("{} never polled `next`", binary.display()));
+    at.duration_since(started).as_micros()
+}
+
+fn gzip_size(binary: &Path) -> Option<u64> {
+    let output = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(binary)
+        .output()
+        .ok()?;
+    Some(output.stdout.len() as u64)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(30);
+    let dir = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release"));
+    let binaries = [
+        (
+            "hello-world (lambda_runtime)",
+            dir.join("examples/hello_world"),
+        ),
+        ("gateway", dir.join("gateway")),
+        ("aggregate", dir.join("aggregate")),
+        ("projector-trigger", dir.join("projector-trigger")),
+        ("saga-trigger", dir.join("saga-trigger")),
+    ];
+    println!("cold start: process start → first Runtime API `next` poll, {runs} runs each");
+    println!(
+        "| function | median ms | p90 ms | min ms | binary MB | gzip MB |\n|---|---|---|---|---|---|"
+    );
+    for (name, binary) in binaries {
+        // One unmeasured start warms the page cache, as a provisioned host has it.
+        let _ = cold_start(&binary);
+        let mut times: Vec<u128> = (0..runs).map(|_| cold_start(&binary)).collect();
+        times.sort_unstable();
+        let ms = |us: u128| us as f64 / 1000.0;
+        let size = std::fs::metadata(&binary)
+            .map(|m| m.len())
+            .unwrap_or_default();
+        let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            ms(times[times.len() / 2]),
+            ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
+            ms(times[0]),
+            mb(size),
+            gzip_size(&binary).map_or("-".into(), |g| format!("{:.1}", mb(g))),
+        );
+    }
+}

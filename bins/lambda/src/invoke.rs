@@ -1,0 +1,356 @@
+//! The aggregate function's invoke payload, and [`LambdaRouter`], which
+//! sends commands to it with the Lambda `Invoke` API.
+//!
+//! The payload is JSON, so it can be written by hand and read in logs:
+//!
+//! ```json
+//! {"command_request": "<CommandRequest, protobuf, standard base64>"}
+//! ```
+//!
+//! and the answer is one of
+//!
+//! ```json
+//! {"command_response": "<CommandResponse, protobuf, standard base64>"}
+//! {"error": {"code": "rejected", "message": "…", "retriable": false}}
+//! ```
+//!
+//! Errors of the pipeline are answers, not function errors: the caller sees
+//! the same [`angzarr_core::Error`] (code and retriability) it would see in
+//! process. A function error (crash, timeout) reaches the caller as a
+//! retriable error.
+
+use std::sync::Arc;
+
+use angzarr_core::proto::{CommandRequest, CommandResponse};
+use angzarr_core::{Error, ErrorCode, Result};
+use angzarr_runtime::{AggregateCoordinator, CommandRouter};
+use async_trait::async_trait;
+use aws_sdk_lambda::primitives::Blob;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::config::LambdaConfig;
+
+/// What the aggregate function is invoked with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateInvocation {
+    /// The `CommandRequest`, protobuf in standard base64.
+    pub command_request: String,
+}
+
+/// An error as the aggregate function answers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The stable code ([`ErrorCode::as_str`]).
+    pub code: String,
+    /// The error's message.
+    pub message: String,
+    /// Whether trying again may succeed.
+    pub retriable: bool,
+    /// For `sequence_conflict`: the aggregate's actual next sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_sequence: Option<u32>,
+}
+
+/// What the aggregate function answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateAnswer {
+    /// The `CommandResponse`, protobuf in standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_response: Option<String>,
+    /// Why the command failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl AggregateInvocation {
+    /// The invocation of `request`.
+    pub fn of(request: &CommandRequest) -> Self {
+        Self {
+            command_request: STANDARD.encode(request.encode_to_vec()),
+        }
+    }
+
+    /// The request it carries.
+    pub fn request(&self) -> Result<CommandRequest> {
+        let bytes = STANDARD
+            .decode(self.command_request.trim())
+            .map_err(|e| Error::invalid_argument(format!("command_request is not base64: {e}")))?;
+        Ok(CommandRequest::decode(bytes.as_slice())?)
+    }
+}
+
+impl AggregateAnswer {
+    /// The answer for a pipeline result.
+    pub fn of(result: Result<CommandResponse>) -> Self {
+        match result {
+            Ok(response) => Self {
+                command_response: Some(STANDARD.encode(response.encode_to_vec())),
+                error: None,
+            },
+            Err(error) => Self {
+                command_response: None,
+                error: Some(ErrorBody {
+                    code: error.code().as_str().to_owned(),
+                    message: error.to_string(),
+                    retriable: error.is_retriable(),
+                    actual_sequence: match &error {
+                        Error::SequenceConflict { actual, .. } => Some(*actual),
+                        _ => None,
+                    },
+                }),
+            },
+        }
+    }
+
+    /// The pipeline result it carries.
+    pub fn into_result(self) -> Result<CommandResponse> {
+        match (self.command_response, self.error) {
+            (_, Some(error)) => Err(error.into_error()),
+            (Some(response), None) => {
+                let bytes = STANDARD.decode(response.trim()).map_err(|e| {
+                    Error::backend(
+                        "aggregate function",
+                        format!("command_response is not base64: {e}"),
+                        false,
+                    )
+                })?;
+                CommandResponse::decode(bytes.as_slice()).map_err(|e| {
+                    Error::backend(
+                        "aggregate function",
+                        format!("malformed command_response: {e}"),
+                        false,
+                    )
+                })
+            }
+            (None, None) => Err(Error::backend(
+                "aggregate function",
+                "answer carries neither command_response nor error",
+                false,
+            )),
+        }
+    }
+}
+
+impl ErrorBody {
+    /// The error, as close to the original as the body allows.
+    pub fn into_error(self) -> Error {
+        let code = self.code.as_str();
+        match code {
+            c if c == ErrorCode::InvalidArgument.as_str() => Error::InvalidArgument(self.message),
+            c if c == ErrorCode::NotFound.as_str() => Error::NotFound(self.message),
+            c if c == ErrorCode::Rejected.as_str() => Error::Rejected {
+                reason: self.message,
+            },
+            c if c == ErrorCode::Corrupt.as_str() => Error::Corrupt(self.message),
+            c if c == ErrorCode::SequenceConflict.as_str() => Error::SequenceConflict {
+                key: self.message,
+                expected: 0,
+                actual: self.actual_sequence.unwrap_or_default(),
+            },
+            c if c == ErrorCode::Unavailable.as_str() => {
+                Error::unavailable("aggregate function", self.message)
+            }
+            c if c == ErrorCode::Timeout.as_str() => Error::Timeout { what: self.message },
+            _ => Error::backend(
+                "aggregate function",
+                format!("{code}: {}", self.message),
+                self.retriable,
+            ),
+        }
+    }
+}
+
+/// Runs a command in `coordinator` and answers as the aggregate function does.
+pub async fn handle_invocation(
+    coordinator: &AggregateCoordinator,
+    payload: serde_json::Value,
+) -> AggregateAnswer {
+    let request = serde_json::from_value::<AggregateInvocation>(payload)
+        .map_err(|e| Error::invalid_argument(format!("malformed aggregate invocation: {e}")))
+        .and_then(|invocation| invocation.request());
+    let result = match request {
+        Ok(request) => coordinator.handle(request).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = &result {
+        tracing::info!(%error, code = error.code().as_str(), "command failed");
+    }
+    AggregateAnswer::of(result)
+}
+
+/// Sends commands to their domain's aggregate: in process when `local`
+/// handles the domain, else by invoking the domain's aggregate function
+/// ([`LambdaConfig::function_for`]), else through `fallback` (e.g. a
+/// [`angzarr_runtime::DiscoveryRouter`] to gRPC aggregate services).
+#[derive(Debug)]
+pub struct LambdaRouter {
+    local: Option<Arc<AggregateCoordinator>>,
+    config: LambdaConfig,
+    client: aws_sdk_lambda::Client,
+    fallback: Option<Arc<dyn CommandRouter>>,
+}
+
+impl LambdaRouter {
+    /// A router invoking functions with `client`, as `config` names them.
+    pub fn new(config: LambdaConfig, client: aws_sdk_lambda::Client) -> Self {
+        Self {
+            local: None,
+            config,
+            client,
+            fallback: None,
+        }
+    }
+
+    /// Runs the domains `local` handles in process.
+    pub fn with_local(mut self, local: Arc<AggregateCoordinator>) -> Self {
+        self.local = Some(local);
+        self
+    }
+
+    /// Sends commands of domains with no function to `fallback`.
+    pub fn with_fallback(mut self, fallback: Arc<dyn CommandRouter>) -> Self {
+        self.fallback = Some(fallback);
+        self
+    }
+
+    /// The Lambda client for `config` (region, endpoint override, static
+    /// credentials from the environment), sharing an SDK configuration of
+    /// `sdk_configs` when one matches.
+    pub async fn client(
+        config: &LambdaConfig,
+        sdk_configs: &crate::aws::SdkConfigs,
+    ) -> aws_sdk_lambda::Client {
+        let sdk = sdk_configs
+            .get(config.region.as_deref(), config.invoke_endpoint.as_deref())
+            .await;
+        aws_sdk_lambda::Client::new(&sdk)
+    }
+
+    async fn invoke(&self, function: &str, request: &CommandRequest) -> Result<CommandResponse> {
+        let payload = serde_json::to_vec(&AggregateInvocation::of(request))
+            .map_err(|e| Error::backend("lambda", e.to_string(), false))?;
+        let output = self
+            .client
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| {
+                Error::unavailable(
+                    "lambda",
+                    format!(
+                        "invoking `{function}`: {}",
+                        aws_sdk_lambda::error::DisplayErrorContext(e)
+                    ),
+                )
+            })?;
+        let body = output.payload.map(Blob::into_inner).unwrap_or_default();
+        if let Some(kind) = output.function_error {
+            return Err(Error::unavailable(
+                "lambda",
+                format!(
+                    "`{function}` failed ({kind}): {}",
+                    String::from_utf8_lossy(&body)
+                ),
+            ));
+        }
+        let answer: AggregateAnswer = serde_json::from_slice(&body).map_err(|e| {
+            Error::backend(
+                "lambda",
+                format!("`{function}` answered something else than an aggregate answer: {e}"),
+                false,
+            )
+        })?;
+        answer.into_result()
+    }
+}
+
+#[async_trait]
+impl CommandRouter for LambdaRouter {
+    async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
+        let domain = request
+            .command
+            .as_ref()
+            .and_then(|c| c.cover.as_ref())
+            .map(|c| c.domain.clone())
+            .ok_or_else(|| Error::invalid_argument("command has no cover"))?;
+        if let Some(local) = self.local.as_ref().filter(|l| l.handles(&domain)) {
+            return local.handle(request).await;
+        }
+        if let Some(function) = self.config.function_for(&domain) {
+            return self.invoke(function, &request).await;
+        }
+        match &self.fallback {
+            Some(fallback) => fallback.send(request).await,
+            None => Err(Error::invalid_argument(format!(
+                "no aggregate function serves domain `{domain}`"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use angzarr_core::proto::{CommandBook, Cover};
+
+    fn request() -> CommandRequest {
+        CommandRequest {
+            command: Some(CommandBook {
+                cover: Some(Cover {
+                    domain: "cart".into(),
+                    ..Default::default()
+                }),
+                pages: vec![],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn invocations_round_trip_through_json() {
+        let invocation = AggregateInvocation::of(&request());
+        let json = serde_json::to_value(&invocation).unwrap();
+        let back: AggregateInvocation = serde_json::from_value(json).unwrap();
+        assert_eq!(back.request().unwrap(), request());
+        let bad = AggregateInvocation {
+            command_request: "%%%".into(),
+        };
+        assert!(matches!(bad.request(), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn errors_keep_their_code_and_retriability() {
+        for error in [
+            Error::Rejected {
+                reason: "no".into(),
+            },
+            Error::invalid_argument("bad"),
+            Error::unavailable("dynamodb", "down"),
+            Error::SequenceConflict {
+                key: "cart#x".into(),
+                expected: 1,
+                actual: 4,
+            },
+            Error::backend("x", "y", true),
+        ] {
+            let (code, retriable) = (error.code(), error.is_retriable());
+            let json = serde_json::to_string(&AggregateAnswer::of(Err(error))).unwrap();
+            let answer: AggregateAnswer = serde_json::from_str(&json).unwrap();
+            let back = answer.into_result().unwrap_err();
+            assert_eq!(back.code(), code, "{json}");
+            assert_eq!(back.is_retriable(), retriable, "{json}");
+            if let Error::SequenceConflict { actual, .. } = back {
+                assert_eq!(actual, 4);
+            }
+        }
+        let ok = AggregateAnswer::of(Ok(CommandResponse::default()));
+        assert_eq!(ok.into_result().unwrap(), CommandResponse::default());
+        assert!(AggregateAnswer::default().into_result().is_err());
+    }
+}
