@@ -7,6 +7,7 @@
 //! * `cargo xtask emulators`: starts every emulator on loopback and prints the
 //!   environment variables that point clients at them, until Ctrl-C.
 
+mod demo;
 mod emulators;
 mod flags;
 mod test;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         flags::Task::Test { lint, cargo_args } => test::run(lint, &cargo_args),
+        flags::Task::Demo { target } => demo::run(target),
         flags::Task::Emulators => emulators::run(),
     };
     match outcome {
