@@ -44,6 +44,40 @@ pub(crate) fn run(lint: bool, cargo_args: &[String]) -> Result<()> {
     test.args(cargo_args);
     let name = format!("cargo test --workspace {}", cargo_args.join(" "));
     step(name.trim_end(), || run_command(test))?;
+    // What the default features leave out: the Lambda functions' Kinesis
+    // trigger and Redis store.
+    if lint {
+        step(
+            "cargo clippy -p angzarr-lambda --features kinesis,redis --all-targets -- -D warnings",
+            || {
+                run_command(cargo(&[
+                    "clippy",
+                    "-p",
+                    "angzarr-lambda",
+                    "--features",
+                    "kinesis,redis",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))
+            },
+        )?;
+    }
+    step(
+        "cargo test -p angzarr-lambda --features kinesis --test triggers",
+        || {
+            run_command(cargo(&[
+                "test",
+                "-p",
+                "angzarr-lambda",
+                "--features",
+                "kinesis",
+                "--test",
+                "triggers",
+            ]))
+        },
+    )?;
     println!("all steps passed in {:.1?}", started.elapsed());
     Ok(())
 }

@@ -265,3 +265,75 @@ async fn the_aggregate_handler_answers_responses_and_errors() {
         .unwrap_err();
     assert!(!err.is_retriable(), "{err}");
 }
+
+/// The same trigger fed Kinesis events (feature `kinesis`; `cargo xtask test`
+/// runs `cargo test -p angzarr-lambda --features kinesis --test triggers`).
+#[cfg(feature = "kinesis")]
+mod kinesis {
+    use base64::Engine;
+    use prost::Message;
+
+    use super::*;
+
+    fn record(sequence: &str, data: &[u8]) -> Value {
+        json!({
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": "root",
+                "sequenceNumber": sequence,
+                "data": base64::engine::general_purpose::STANDARD.encode(data),
+                "approximateArrivalTimestamp": 1_700_000_000.5
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": format!("shardId-000000000000:{sequence}"),
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": "arn:aws:iam::123456789012:role/trigger",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/angzarr-events-cart"
+        })
+    }
+
+    #[tokio::test]
+    async fn a_shard_batch_stops_at_the_first_failure_and_duplicates_have_one_effect() {
+        let books = books().await;
+        let projector = Arc::new(Counting::default());
+        let triggers = triggers(projector.clone());
+        let good: Vec<Value> = books
+            .iter()
+            .enumerate()
+            .map(|(i, b)| record(&format!("{}", 100 + i), &b.encode_to_vec()))
+            .collect();
+
+        // A malformed record in the middle: it and everything after it are
+        // left for Lambda to retry from there, keeping the shard's order.
+        let event = json!({ "Records": [good[0].clone(), record("150", b"\xff\xff not a book"), good[1].clone()] });
+        let answer = triggers.handle_event(event).await.unwrap();
+        assert_eq!(failures(&answer), vec!["150".to_owned()]);
+        assert_eq!(projector.applied.load(Ordering::SeqCst), 1);
+
+        // The good records again (Lambda's retry), each twice: one effect each.
+        let doubled: Vec<Value> = good.iter().chain(good.iter()).cloned().collect();
+        let answer = triggers
+            .handle_event(json!({ "Records": doubled }))
+            .await
+            .unwrap();
+        assert!(failures(&answer).is_empty(), "{answer}");
+        assert_eq!(projector.applied.load(Ordering::SeqCst), books.len());
+    }
+
+    #[tokio::test]
+    async fn a_handler_failure_is_retried_never_acknowledged() {
+        let books = books().await;
+        let projector = Arc::new(Counting::default());
+        let triggers = triggers(projector.clone());
+        let event = json!({ "Records": [record("7", &books[0].encode_to_vec())] });
+        projector.failing.store(true, Ordering::SeqCst);
+        let answer = triggers.handle_event(event.clone()).await.unwrap();
+        assert_eq!(failures(&answer), vec!["7".to_owned()]);
+        projector.failing.store(false, Ordering::SeqCst);
+        let answer = triggers.handle_event(event).await.unwrap();
+        assert!(failures(&answer).is_empty());
+        assert_eq!(projector.applied.load(Ordering::SeqCst), 1);
+    }
+}
