@@ -7,8 +7,10 @@
 
 mod counter;
 mod error;
+mod setters;
 mod settings;
 
+pub use aws_config::SdkConfig;
 pub use counter::RequestCounter;
 pub use error::{RETRIABLE_CODES, from_sdk};
 pub use settings::{ClientSettings, StaticCredentials};

@@ -2,12 +2,11 @@
 //! `build()` validates them and makes the client.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use angzarr_core::config::KinesisConfig;
 use angzarr_core::{Error, PayloadStore, Result};
 
-use angzarr_aws::{ClientSettings, RequestCounter, StaticCredentials};
+use angzarr_aws::ClientSettings;
 
 use crate::client;
 use crate::publish::KinesisBus;
@@ -23,6 +22,8 @@ const SECTION: &str = "messaging.aws_kinesis";
 /// let bus = angzarr_bus_kinesis::Builder::from_env().build().await?;
 /// # let _ = bus; Ok(()) }
 /// ```
+///
+/// Timeouts default to 3 s to connect and 10 s per attempt.
 #[derive(Clone, Debug)]
 pub struct Builder {
     stream_prefix: String,
@@ -84,59 +85,7 @@ impl Builder {
         self
     }
 
-    /// The AWS region.
-    pub fn with_region(mut self, region: impl Into<String>) -> Self {
-        self.client.region = Some(region.into());
-        self
-    }
-
-    /// An endpoint override (e.g. moto's `http://127.0.0.1:PORT`).
-    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.client.endpoint = Some(endpoint.into());
-        self
-    }
-
-    /// A static access key instead of the SDK's credential chain.
-    pub fn with_credentials(
-        mut self,
-        access_key_id: impl Into<String>,
-        secret_access_key: impl Into<String>,
-    ) -> Self {
-        self.client.credentials = Some(StaticCredentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token: None,
-        });
-        self
-    }
-
-    /// Connect timeout and per-attempt timeout (default 3 s and 10 s).
-    pub fn with_timeouts(mut self, connect: Duration, attempt: Duration) -> Self {
-        self.client.connect_timeout = connect;
-        self.client.operation_timeout = attempt;
-        self
-    }
-
-    /// Attempts per request, retries included (default 3).
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.client.max_attempts = attempts;
-        self
-    }
-
-    /// Counts every HTTP request the client sends.
-    pub fn with_request_counter(mut self, counter: RequestCounter) -> Self {
-        self.client.counter = Some(counter);
-        self
-    }
-
-    /// Builds the clients from an SDK configuration loaded already (shared
-    /// with the process's other AWS clients: one HTTP stack, one credentials
-    /// provider, a shorter cold start); region, endpoint, credentials,
-    /// timeouts and attempts set here are then ignored.
-    pub fn with_sdk_config(mut self, sdk: aws_config::SdkConfig) -> Self {
-        self.client.shared = Some(sdk);
-        self
-    }
+    angzarr_aws::client_setters!(client);
 
     fn validate(&self) -> Result<()> {
         let key = |name: &str| format!("{SECTION}.{name}");
