@@ -12,6 +12,7 @@ use gcloud_googleapis::pubsub::v1::PubsubMessage;
 use gcloud_pubsub::client::Client;
 use gcloud_pubsub::publisher::{Publisher, PublisherConfig};
 use prost::Message;
+use tokio_util::task::TaskTracker;
 
 use crate::admin::PubSubAdmin;
 use crate::client::retry_setting;
@@ -36,6 +37,9 @@ struct Inner {
     payloads: Option<Arc<dyn PayloadStore>>,
     /// One publisher per topic, made on first use and kept for the process.
     publishers: Mutex<HashMap<String, Publisher>>,
+    /// Every publish from hand-over to the server's answer. Closed from the
+    /// start, so `wait` returns whenever it is empty; spawning still works.
+    in_flight: TaskTracker,
 }
 
 impl fmt::Debug for PubSubBus {
@@ -59,6 +63,7 @@ impl PubSubBus {
                 settings,
                 payloads,
                 publishers: Mutex::new(HashMap::new()),
+                in_flight: closed_tracker(),
             }),
         }
     }
@@ -107,8 +112,15 @@ impl PubSubBus {
     /// Waits until every message handed to a publisher was sent and answered.
     /// [`EventBus::publish`] already waits for its own message, so this only
     /// matters when publishes were abandoned midway (a cancelled future); call
-    /// it before a function returns. Publishers are recreated on next use.
+    /// it before a function returns. The publishers stay up for the next call.
     pub async fn flush(&self) {
+        self.inner.in_flight.wait().await;
+    }
+
+    /// Flushes, then stops every publisher's background tasks; for the end of
+    /// the process. Publishing afterwards starts them again.
+    pub async fn shutdown(&self) {
+        self.flush().await;
         let publishers: Vec<Publisher> = {
             let mut cache = self.lock_publishers();
             cache.drain().map(|(_, publisher)| publisher).collect()
@@ -116,12 +128,6 @@ impl PubSubBus {
         for mut publisher in publishers {
             publisher.shutdown().await;
         }
-    }
-
-    /// Flushes and stops every publisher's background tasks; for the end of
-    /// the process. Publishing afterwards starts them again.
-    pub async fn shutdown(&self) {
-        self.flush().await;
     }
 
     fn lock_publishers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Publisher>> {
@@ -183,10 +189,22 @@ impl PubSubBus {
     }
 
     /// Publishes `book` and returns the message id the server gave it.
+    ///
+    /// The hand-over to the publisher and the wait for the answer run in a
+    /// task of their own, tracked for [`flush`](Self::flush): a caller that
+    /// stops waiting (a cancelled request, a timeout) does not take a message
+    /// with it that the publisher's queue holds but has not sent yet.
     pub async fn publish_for_id(&self, book: &EventBook) -> Result<String> {
         let (topic, message) = self.message(book).await?;
-        let awaiter = self.publisher(&topic).publish(message).await;
-        match awaiter.get().await {
+        let publisher = self.publisher(&topic);
+        let sending = self
+            .inner
+            .in_flight
+            .spawn(async move { publisher.publish(message).await.get().await });
+        let answer = sending.await.map_err(|failed| {
+            Error::backend(BACKEND, format!("publish task failed: {failed}"), true)
+        })?;
+        match answer {
             Ok(id) => Ok(id),
             // The publisher's tasks were stopped by `shutdown` while this
             // message waited: nothing was sent, so it is safe to try again.
@@ -200,6 +218,14 @@ impl PubSubBus {
             }
         }
     }
+}
+
+/// A tracker that is closed from the start: tasks can still be spawned on it,
+/// and `wait` returns as soon as none is running.
+fn closed_tracker() -> TaskTracker {
+    let tracker = TaskTracker::new();
+    tracker.close();
+    tracker
 }
 
 #[async_trait]

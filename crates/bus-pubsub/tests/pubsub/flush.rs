@@ -1,6 +1,10 @@
 //! Flushing before a short-lived function returns: a publish whose caller
 //! stopped waiting after the message was handed to the publisher is still
 //! sent by `flush`, and the bus publishes normally afterwards.
+//!
+//! The message must not sit in the publisher's queue when the caller goes
+//! away: the client library's worker stops at `shutdown` without draining a
+//! queue it has not read yet, so `flush` waits for each publish itself.
 
 use std::time::Duration;
 
@@ -23,7 +27,7 @@ async fn flush_sends_what_an_abandoned_publish_handed_over() {
     );
     bus.flush().await;
 
-    // Publishers are made again on next use.
+    // The publishers stay up after a flush.
     let after = fresh_book(&domain, 0);
     bus.publish(&after).await.unwrap();
 
