@@ -32,7 +32,7 @@ pub const SUMMARY_PATH: &str = "/v1/read-models/order-summary/{order_id}";
 /// database). The read model is served at
 /// `GET /v1/read-models/order-summary[/{order_id}]` wherever the projector runs.
 pub fn handlers(summaries: &OrderSummaries) -> angzarr_core::Result<Handlers> {
-    let mut types = TypeRegistry::new()?;
+    let mut types = TypeRegistry::new();
     types.add_encoded(SHOP_FILE_DESCRIPTOR_SET)?;
     let routes = Router::new()
         .route("/v1/read-models/order-summary", get(list))

@@ -27,7 +27,7 @@ pub struct Logic {
     aggregates: Vec<(String, Arc<dyn CommandHandler>)>,
     projectors: Vec<Subscribed<dyn Projector>>,
     sagas: Vec<Subscribed<dyn Saga>>,
-    types: Option<TypeRegistry>,
+    types: Option<fn() -> Result<TypeRegistry>>,
     snapshot_every: Option<u32>,
 }
 
@@ -55,8 +55,10 @@ impl Logic {
         self
     }
 
-    /// The message types the gateway reads and writes as JSON.
-    pub fn types(mut self, types: TypeRegistry) -> Self {
+    /// The message types the gateway reads and writes as JSON, as the
+    /// function that builds them: only the gateway role calls it, so the
+    /// other roles do not pay for building descriptors at a cold start.
+    pub fn types(mut self, types: fn() -> Result<TypeRegistry>) -> Self {
         self.types = Some(types);
         self
     }
@@ -124,8 +126,8 @@ impl Logic {
             EventQueries::new(adapters.store.clone()),
         )
         .config(config);
-        if let Some(types) = &self.types {
-            builder = builder.types(types.clone());
+        if let Some(types) = self.types {
+            builder = builder.types(types()?);
         }
         builder.build()
     }

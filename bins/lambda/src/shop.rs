@@ -23,7 +23,7 @@ pub const SHOP_FILE_DESCRIPTOR_SET: &[u8] = angzarr_example_shop::proto::FILE_DE
 
 /// The `angzarr` contract and the shop's messages.
 pub fn types() -> Result<TypeRegistry> {
-    let mut registry = TypeRegistry::new()?;
+    let mut registry = TypeRegistry::new();
     registry.add_encoded(SHOP_FILE_DESCRIPTOR_SET)?;
     Ok(registry)
 }
@@ -37,7 +37,7 @@ pub fn logic(adapters: &Adapters) -> Result<Logic> {
         .snapshot_every(100)
         .saga(Arc::new(sagas::checkout()), &[cart::DOMAIN])
         .saga(Arc::new(sagas::fulfillment()), &[order::DOMAIN])
-        .types(types()?);
+        .types(types);
     Ok(logic.projector(
         summary_projector(adapters)?,
         &[order::DOMAIN, fulfillment::DOMAIN],

@@ -144,7 +144,7 @@ impl GatewayBuilder {
         let cors = layers::cors(&self.config.cors_allowed_origins)?;
         let registry = match self.registry {
             Some(registry) => registry,
-            None => TypeRegistry::new()?,
+            None => TypeRegistry::new(),
         };
         let state = Arc::new(Shared {
             router: self.router,

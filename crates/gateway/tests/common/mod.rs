@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 /// The shop's message types, from the descriptors the shop crate compiled.
 pub fn shop_types() -> TypeRegistry {
-    let mut registry = TypeRegistry::new().unwrap();
+    let mut registry = TypeRegistry::new();
     registry
         .add_encoded(angzarr_example_shop::proto::FILE_DESCRIPTOR_SET)
         .unwrap();
