@@ -5,6 +5,12 @@
 //! beside a minimal `lambda_runtime` hello world; and each binary's size,
 //! raw and gzip-compressed (about what a zip of it takes).
 //!
+//! Each process gets the environment Lambda gives a function (nothing
+//! inherited from this shell). The functions run twice: as configured by
+//! default (`lambda.trust_roots: amazon`, the SDK's HTTPS client trusting the
+//! compiled-in Amazon Trust Services roots) and with `trust_roots: system`,
+//! the SDK's own default, which reads and parses the system's root store.
+//!
 //! ```text
 //! cargo build --release -p angzarr-lambda --bins --example hello_world
 //! cargo run --release -p angzarr-lambda --example cold_start [-- RUNS [BIN_DIR]]
@@ -43,6 +49,9 @@ fn runtime_api() -> (String, mpsc::Receiver<Instant>) {
 fn env() -> Vec<(&'static str, String)> {
     let endpoint = "http://127.0.0.1:9".to_owned();
     vec![
+        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
+        ("LANG", "en_US.UTF-8".into()),
+        ("TZ", ":UTC".into()),
         ("AWS_LAMBDA_FUNCTION_NAME", "bench".into()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
@@ -65,14 +74,15 @@ fn env() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// One cold start of `binary`, in microseconds.
-fn cold_start(binary: &Path) -> u128 {
+/// One cold start of `binary` with `extra` variables, in microseconds.
+fn cold_start(binary: &Path, extra: &[(&str, &str)]) -> u128 {
     let (address, polled) = runtime_api();
     let started = Instant::now();
     let mut child = Command::new(binary)
+        .env_clear()
         .envs(env())
         .env("AWS_LAMBDA_RUNTIME_API", &address)
-        .env_remove("ANGZARR_CONFIG")
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -112,23 +122,34 @@ fn main() {
     ];
     println!("cold start: process start → first Runtime API `next` poll, {runs} runs each");
     println!(
-        "| function | median ms | p90 ms | min ms | binary MB | gzip MB |\n|---|---|---|---|---|---|"
+        "| function | median ms | p90 ms | min ms | × hello world | median ms, trust_roots: system | binary MB | gzip MB |\n\
+         |---|---|---|---|---|---|---|---|"
     );
+    let mut hello_world = None;
     for (name, binary) in binaries {
-        // One unmeasured start warms the page cache, as a provisioned host has it.
-        let _ = cold_start(&binary);
-        let mut times: Vec<u128> = (0..runs).map(|_| cold_start(&binary)).collect();
-        times.sort_unstable();
+        let measure = |extra: &[(&str, &str)]| {
+            // One unmeasured start warms the page cache, as a provisioned host has it.
+            let _ = cold_start(&binary, extra);
+            let mut times: Vec<u128> = (0..runs).map(|_| cold_start(&binary, extra)).collect();
+            times.sort_unstable();
+            times
+        };
+        let times = measure(&[]);
+        let system_roots = measure(&[("ANGZARR_LAMBDA__TRUST_ROOTS", "system")]);
         let ms = |us: u128| us as f64 / 1000.0;
+        let median = times[times.len() / 2];
+        let hello = *hello_world.get_or_insert(median);
         let size = std::fs::metadata(&binary)
             .map(|m| m.len())
             .unwrap_or_default();
         let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
         println!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
-            ms(times[times.len() / 2]),
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {} |",
+            ms(median),
             ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
             ms(times[0]),
+            median as f64 / hello as f64,
+            ms(system_roots[system_roots.len() / 2]),
             mb(size),
             gzip_size(&binary).map_or("-".into(), |g| format!("{:.1}", mb(g))),
         );

@@ -66,7 +66,7 @@ impl Adapters {
 
     /// Builds the adapters `config` names.
     pub async fn from_config(config: Config, lambda: LambdaConfig) -> Result<Self> {
-        let sdk_configs = SdkConfigs::default();
+        let sdk_configs = SdkConfigs::new(&lambda)?;
         #[cfg(feature = "lambda")]
         let mut dynamodb = None;
         let (store, snapshots, guard): (

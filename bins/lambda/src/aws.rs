@@ -2,13 +2,20 @@
 //! credentials set explicitly when given (so the SDK never probes the
 //! instance metadata service), and loaded once per distinct region and
 //! endpoint — every client of the process shares one HTTP stack and one
-//! credentials provider, which keeps the cold start short.
+//! credentials provider, which keeps the cold start short. The HTTPS client
+//! trusts the roots of `lambda.trust_roots` (by default only the Amazon
+//! Trust Services roots every AWS endpoint chains to, compiled in, so no
+//! system bundle is read and parsed at start) plus `lambda.ca_cert_file`.
 
 use std::sync::Arc;
 
-use angzarr_aws::{ClientSettings, StaticCredentials};
+use angzarr_aws::{ClientSettings, SharedHttpClient, StaticCredentials, https_client};
+use angzarr_core::{Error, Result};
 use aws_config::SdkConfig;
+
 use tokio::sync::Mutex;
+
+use crate::config::LambdaConfig;
 
 /// Region and endpoint override.
 type Key = (Option<String>, Option<String>);
@@ -30,9 +37,30 @@ pub fn region(region: Option<&str>) -> Option<String> {
 #[derive(Clone, Debug, Default)]
 pub struct SdkConfigs {
     loaded: Arc<Mutex<Vec<(Key, SdkConfig)>>>,
+    /// The HTTPS client every configuration uses; the SDK's default when
+    /// `None`.
+    http_client: Option<SharedHttpClient>,
 }
 
 impl SdkConfigs {
+    /// Configurations whose HTTPS client trusts what `lambda` says
+    /// (`trust_roots`, `ca_cert_file`); an unreadable or malformed
+    /// certificate file is an error naming `lambda.ca_cert_file`.
+    pub fn new(lambda: &LambdaConfig) -> Result<Self> {
+        const KEY: &str = "lambda.ca_cert_file";
+        let extra = match &lambda.ca_cert_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| Error::config(KEY, format!("cannot read `{path}`: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            loaded: Arc::default(),
+            http_client: https_client(lambda.trust_roots, extra.as_deref(), KEY)?,
+        })
+    }
+
     /// The configuration for `region` ([`region`] fills it from the
     /// environment) and `endpoint`, with the static key of
     /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`
@@ -48,6 +76,7 @@ impl SdkConfigs {
             region: key.0.clone(),
             endpoint: key.1.clone(),
             credentials: StaticCredentials::from_env(),
+            http_client: self.http_client.clone(),
             ..ClientSettings::default()
         };
         let sdk = settings.sdk_config().await;

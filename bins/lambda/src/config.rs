@@ -10,10 +10,13 @@
 //!   in_process: false                          # ANGZARR_LAMBDA__IN_PROCESS: gateway/saga run aggregates themselves
 //!   read_model_table: angzarr-order-summaries  # ANGZARR_LAMBDA__READ_MODEL_TABLE (the shop's projector)
 //!   fifo: false                                # ANGZARR_LAMBDA__FIFO: triggers stop at the first failure
+//!   trust_roots: amazon                        # ANGZARR_LAMBDA__TRUST_ROOTS: amazon | system (the SDK's HTTPS roots)
+//!   ca_cert_file: /var/task/proxy-ca.pem       # ANGZARR_LAMBDA__CA_CERT_FILE: more roots, PEM
 //! ```
 
 use std::collections::BTreeMap;
 
+use angzarr_aws::TrustRoots;
 use angzarr_core::config::Config;
 use angzarr_core::{Error, Result};
 use figment::Figment;
@@ -42,6 +45,16 @@ pub struct LambdaConfig {
     /// Treat every trigger batch as ordered (FIFO queue, Kinesis): stop at
     /// the first failed record. FIFO queues are also detected by their ARN.
     pub fifo: bool,
+    /// The roots the AWS SDK's HTTPS client trusts: `amazon` (default) the
+    /// Amazon Trust Services roots that sign every AWS endpoint, compiled in
+    /// — no bundle read and parsed at a cold start; `system` the system's
+    /// store, as the SDK does by default (needed for an endpoint override
+    /// over HTTPS signed by another CA, unless that CA is in
+    /// [`Self::ca_cert_file`]).
+    pub trust_roots: TrustRoots,
+    /// A PEM file of more roots for the AWS SDK's HTTPS client (a private
+    /// CA, a TLS-inspecting proxy).
+    pub ca_cert_file: Option<String>,
 }
 
 impl Default for LambdaConfig {
@@ -54,6 +67,8 @@ impl Default for LambdaConfig {
             in_process: false,
             read_model_table: "angzarr-order-summaries".into(),
             fifo: false,
+            trust_roots: TrustRoots::Amazon,
+            ca_cert_file: None,
         }
     }
 }
@@ -161,7 +176,30 @@ mod tests {
                 config.invoke_endpoint.as_deref(),
                 Some("http://127.0.0.1:9000")
             );
+            assert_eq!(config.trust_roots, TrustRoots::Amazon);
+            jail.set_env("ANGZARR_LAMBDA__TRUST_ROOTS", "system");
+            let config = LambdaConfig::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.trust_roots, TrustRoots::System);
             Ok(())
         });
+    }
+
+    #[test]
+    fn trust_settings_are_checked_when_the_clients_are_made() {
+        let figment = Figment::new().merge(Yaml::string("lambda: { trust_roots: everyone }"));
+        let err = LambdaConfig::from_figment(&figment)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lambda.trust_roots"), "{err}");
+
+        let missing = LambdaConfig {
+            ca_cert_file: Some("/nonexistent/ca.pem".into()),
+            ..LambdaConfig::default()
+        };
+        let err = crate::aws::SdkConfigs::new(&missing)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lambda.ca_cert_file"), "{err}");
+        assert!(crate::aws::SdkConfigs::new(&LambdaConfig::default()).is_ok());
     }
 }

@@ -64,6 +64,9 @@ pub struct ClientSettings {
     /// several clients loads one configuration and shares it, which keeps its
     /// cold start short.
     pub shared: Option<aws_config::SdkConfig>,
+    /// The HTTPS client, when not the SDK's default (see
+    /// [`crate::https_client`]).
+    pub http_client: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
 }
 
 impl Default for ClientSettings {
@@ -78,6 +81,7 @@ impl Default for ClientSettings {
             max_attempts: 3,
             counter: None,
             shared: None,
+            http_client: None,
         }
     }
 }
@@ -139,6 +143,9 @@ impl ClientSettings {
                 aws_config::retry::RetryConfig::standard()
                     .with_max_attempts(self.max_attempts.max(1)),
             );
+        if let Some(client) = &self.http_client {
+            loader = loader.http_client(client.clone());
+        }
         let emulator = self.endpoint.is_some();
         // Against an emulator with no region configured anywhere, any region
         // works; resolving one must not probe the metadata service.

@@ -227,12 +227,12 @@ async fn auth_with_the_password_in_the_url() {
 /// TLS (`rediss://`) with a private CA, as Memorystore's in-transit
 /// encryption needs: the testkit's server also listens for TLS on a second
 /// port (set at run time with `CONFIG SET tls-port`), with a test-only
-/// certificate for 127.0.0.1 signed by `tests/tls/ca.crt`. Without that CA
+/// certificate for 127.0.0.1 signed by the testkit's CA (`angzarr_testkit::tls`). Without that CA
 /// the handshake fails, with it every call works.
 #[tokio::test]
 async fn tls_with_a_private_ca() {
     let server = emulators::start_private(Kind::Redis).await;
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls");
+    let dir = angzarr_testkit::tls::DIR;
     let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -7,6 +7,8 @@
 //!   Bigtable emulators, Redis) on free loopback ports, waits until they
 //!   answer, hands out unique resource names, and stops them when the test
 //!   binary ends. A missing emulator is a failure with an install hint.
+//! * [`tls`]: a throw-away private CA and a server certificate for
+//!   `127.0.0.1`, for tests of TLS set-ups.
 //!
 //! This crate is test support: a failed expectation panics, which is how a
 //! test reports it.
@@ -14,3 +16,4 @@
 
 pub mod emulators;
 pub mod suites;
+pub mod tls;
