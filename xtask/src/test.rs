@@ -64,8 +64,10 @@ pub(crate) fn run(lint: bool, cargo_args: &[String]) -> Result<()> {
             },
         )?;
     }
+    // The Kinesis trigger on event documents, then the shop end to end over
+    // Kinesis (moto, `cargo lambda watch --features kinesis`).
     step(
-        "cargo test -p angzarr-lambda --features kinesis --test triggers",
+        "cargo test -p angzarr-lambda --features kinesis --test triggers --test e2e_kinesis",
         || {
             run_command(cargo(&[
                 "test",
@@ -75,6 +77,8 @@ pub(crate) fn run(lint: bool, cargo_args: &[String]) -> Result<()> {
                 "kinesis",
                 "--test",
                 "triggers",
+                "--test",
+                "e2e_kinesis",
             ]))
         },
     )?;

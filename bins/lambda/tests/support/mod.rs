@@ -4,10 +4,17 @@
 //! gateway invoked with API Gateway HTTP API (v2) events, and a local
 //! event-source poller that feeds the queues to the trigger functions as
 //! real SQS events, honouring `batchItemFailures`.
+//!
+//! [`Functions`] (tables, `cargo lambda watch`, invoking) is shared with the
+//! Kinesis deployment in [`kinesis`].
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::ops::Deref;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -30,18 +37,43 @@ pub const VISIBILITY_SECS: u64 = 2;
 /// The gateway's body limit in this deployment.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The deployment; the Runtime API and the functions stop when it is dropped.
-pub struct Deployment {
+/// The DynamoDB tables and the four functions under `cargo lambda watch`,
+/// whatever the messaging; the Runtime API and the functions stop when it
+/// is dropped.
+pub struct Functions {
+    /// The moto server.
     pub endpoint: String,
+    /// The prefix of every resource name of this deployment.
     pub prefix: String,
+    /// The event store's tables.
     pub dynamodb: DynamoDb,
-    pub sqs: aws_sdk_sqs::Client,
+    /// A Lambda client of `cargo lambda watch`'s invoke endpoint.
     pub lambda: aws_sdk_lambda::Client,
-    pub saga_queue: Queue,
-    pub projector_queue: Queue,
+    /// The `order-summary` read model.
     pub read_model: OrderSummaryTable,
+    /// Its table.
     pub read_model_table: String,
     watch: Child,
+}
+
+/// The SNS → SQS deployment (the functions are reached through [`Deref`]).
+pub struct Deployment {
+    /// The tables and the functions.
+    pub functions: Functions,
+    /// A client of the moto server's SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// The saga trigger's queue (`cart` and `order` topics).
+    pub saga_queue: Queue,
+    /// The projector trigger's queue (`order` and `fulfillment` topics).
+    pub projector_queue: Queue,
+}
+
+impl Deref for Deployment {
+    type Target = Functions;
+
+    fn deref(&self) -> &Functions {
+        &self.functions
+    }
 }
 
 /// What one poll of a queue did.
@@ -63,14 +95,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-impl Deployment {
-    /// Creates the resources on the shared moto server (unique names) and
-    /// starts `cargo lambda watch`. The read-model table is created only
-    /// when `with_read_model` (the test creates it late, to show a failing
-    /// projector's records being retried).
-    pub async fn start(with_read_model: bool) -> anyhow::Result<Self> {
-        let endpoint = angzarr_testkit::emulators::moto().await.endpoint();
-        let prefix = angzarr_testkit::emulators::unique_name("shop");
+impl Functions {
+    /// Creates the DynamoDB tables named after `prefix` on the moto server
+    /// at `endpoint` (the read-model table only when `with_read_model`) and
+    /// starts `cargo lambda watch` with the cargo `features` (beside the
+    /// default ones) and the environment of the store, the functions and
+    /// `messaging` (the `ANGZARR_MESSAGING__*` variables); returns once it
+    /// listens.
+    pub async fn start(
+        endpoint: String,
+        prefix: String,
+        with_read_model: bool,
+        messaging: Vec<(&'static str, String)>,
+        features: &[&str],
+    ) -> anyhow::Result<Self> {
         let tables = TableNames::with_prefix(&prefix);
         let dynamodb = angzarr_store_dynamodb::Builder::new()
             .with_tables(tables.clone())
@@ -85,31 +123,9 @@ impl Deployment {
             create_table(dynamodb.client(), &read_model_table).await?;
         }
 
-        let (sns, sqs) = angzarr_bus_sqs::Builder::new()
-            .with_endpoint(&endpoint)
-            .with_region(REGION)
-            .with_credentials("testing", "testing")
-            .build_clients()
-            .await?;
-        let visibility = Duration::from_secs(VISIBILITY_SECS);
-        let saga_queue = create_queue(&sqs, &format!("{prefix}-saga"), false, visibility).await?;
-        let projector_queue =
-            create_queue(&sqs, &format!("{prefix}-projector"), false, visibility).await?;
-        let mut topic_arn_prefix = String::new();
-        for domain in ["cart", "order", "fulfillment"] {
-            let arn = create_topic(&sns, &format!("{prefix}-events-{domain}"), false).await?;
-            topic_arn_prefix = arn.trim_end_matches(domain).to_owned();
-            if domain != "fulfillment" {
-                subscribe_queue(&sns, &sqs, &arn, &saga_queue, true).await?;
-            }
-            if domain != "cart" {
-                subscribe_queue(&sns, &sqs, &arn, &projector_queue, true).await?;
-            }
-        }
-
         let port = free_port();
         let invoke = format!("http://127.0.0.1:{port}");
-        let env = [
+        let mut env = vec![
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("AWS_REGION", REGION.to_owned()),
@@ -132,12 +148,6 @@ impl Deployment {
                 tables.rate_limits.clone(),
             ),
             ("ANGZARR_STORAGE__AWS_DYNAMODB__ENDPOINT", endpoint.clone()),
-            ("ANGZARR_MESSAGING__TYPE", "aws_sqs".to_owned()),
-            (
-                "ANGZARR_MESSAGING__AWS_SQS__TOPIC_ARN_PREFIX",
-                topic_arn_prefix,
-            ),
-            ("ANGZARR_MESSAGING__AWS_SQS__ENDPOINT", endpoint.clone()),
             ("ANGZARR_LAMBDA__AGGREGATE_FUNCTION", "aggregate".to_owned()),
             ("ANGZARR_LAMBDA__INVOKE_ENDPOINT", invoke.clone()),
             ("ANGZARR_LAMBDA__READ_MODEL_TABLE", read_model_table.clone()),
@@ -146,6 +156,7 @@ impl Deployment {
                 MAX_BODY_BYTES.to_string(),
             ),
         ];
+        env.extend(messaging);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let tmp = dir.join("../../target/tmp");
         std::fs::create_dir_all(&tmp)?;
@@ -157,7 +168,8 @@ impl Deployment {
         let log = std::fs::File::create(tmp.join(format!("{prefix}-watch.log")))?;
         let watch = {
             use std::os::unix::process::CommandExt;
-            Command::new("cargo")
+            let mut command = Command::new("cargo");
+            command
                 .args(["lambda", "watch", "--ignore-changes", "--quiet"])
                 .args([
                     "--invoke-address",
@@ -167,7 +179,11 @@ impl Deployment {
                 ])
                 .args(["--timeout", "600"])
                 .arg("--env-file")
-                .arg(&env_file)
+                .arg(&env_file);
+            if !features.is_empty() {
+                command.args(["--features", &features.join(",")]);
+            }
+            command
                 .current_dir(dir)
                 .env_remove("ANGZARR_CONFIG")
                 .stdin(Stdio::null())
@@ -187,20 +203,17 @@ impl Deployment {
                 ))
                 .build(),
         );
-        let deployment = Self {
+        let functions = Self {
             read_model: OrderSummaryTable::new(dynamodb.client().clone(), read_model_table.clone()),
             endpoint,
             prefix,
             dynamodb,
-            sqs,
             lambda,
-            saga_queue,
-            projector_queue,
             read_model_table,
             watch,
         };
-        deployment.wait_listening(port).await?;
-        Ok(deployment)
+        functions.wait_listening(port).await?;
+        Ok(functions)
     }
 
     async fn wait_listening(&self, port: u16) -> anyhow::Result<()> {
@@ -299,6 +312,72 @@ impl Deployment {
             text.as_bytes().to_vec()
         };
         Ok((status, content_type, body))
+    }
+
+    /// Every stored event of `domain`/`root`.
+    pub async fn events(&self, domain: &str, root: uuid::Uuid) -> anyhow::Result<Vec<EventPage>> {
+        let key = AggregateKey::new(domain, root)?;
+        let store = self.dynamodb.event_store();
+        let pages = store.load_all(&key).await?;
+        let _ = store.limits();
+        Ok(pages)
+    }
+
+    /// The order's summary in the read model.
+    pub async fn summary(&self, order: uuid::Uuid) -> anyhow::Result<Option<OrderSummary>> {
+        Ok(self
+            .read_model
+            .get(&order.to_string())
+            .await?
+            .map(|(s, _)| s))
+    }
+}
+
+impl Deployment {
+    /// Creates the resources on the shared moto server (unique names): the
+    /// tables, one SNS topic per domain, the saga and projector queues
+    /// subscribed to them, and starts the functions publishing to SNS. The
+    /// read-model table is created only when `with_read_model` (the test
+    /// creates it late, to show a failing projector's records being retried).
+    pub async fn start(with_read_model: bool) -> anyhow::Result<Self> {
+        let endpoint = angzarr_testkit::emulators::moto().await.endpoint();
+        let prefix = angzarr_testkit::emulators::unique_name("shop");
+        let (sns, sqs) = angzarr_bus_sqs::Builder::new()
+            .with_endpoint(&endpoint)
+            .with_region(REGION)
+            .with_credentials("testing", "testing")
+            .build_clients()
+            .await?;
+        let visibility = Duration::from_secs(VISIBILITY_SECS);
+        let saga_queue = create_queue(&sqs, &format!("{prefix}-saga"), false, visibility).await?;
+        let projector_queue =
+            create_queue(&sqs, &format!("{prefix}-projector"), false, visibility).await?;
+        let mut topic_arn_prefix = String::new();
+        for domain in ["cart", "order", "fulfillment"] {
+            let arn = create_topic(&sns, &format!("{prefix}-events-{domain}"), false).await?;
+            topic_arn_prefix = arn.trim_end_matches(domain).to_owned();
+            if domain != "fulfillment" {
+                subscribe_queue(&sns, &sqs, &arn, &saga_queue, true).await?;
+            }
+            if domain != "cart" {
+                subscribe_queue(&sns, &sqs, &arn, &projector_queue, true).await?;
+            }
+        }
+        let messaging = vec![
+            ("ANGZARR_MESSAGING__TYPE", "aws_sqs".to_owned()),
+            (
+                "ANGZARR_MESSAGING__AWS_SQS__TOPIC_ARN_PREFIX",
+                topic_arn_prefix,
+            ),
+            ("ANGZARR_MESSAGING__AWS_SQS__ENDPOINT", endpoint.clone()),
+        ];
+        let functions = Functions::start(endpoint, prefix, with_read_model, messaging, &[]).await?;
+        Ok(Self {
+            functions,
+            sqs,
+            saga_queue,
+            projector_queue,
+        })
     }
 
     /// One poll of `queue` for `function`, as Lambda's event source mapping
@@ -439,24 +518,6 @@ impl Deployment {
         .filter_map(|k| attributes.get(k)?.parse::<u64>().ok())
         .sum())
     }
-
-    /// Every stored event of `domain`/`root`.
-    pub async fn events(&self, domain: &str, root: uuid::Uuid) -> anyhow::Result<Vec<EventPage>> {
-        let key = AggregateKey::new(domain, root)?;
-        let store = self.dynamodb.event_store();
-        let pages = store.load_all(&key).await?;
-        let _ = store.limits();
-        Ok(pages)
-    }
-
-    /// The order's summary in the read model.
-    pub async fn summary(&self, order: uuid::Uuid) -> anyhow::Result<Option<OrderSummary>> {
-        Ok(self
-            .read_model
-            .get(&order.to_string())
-            .await?
-            .map(|(s, _)| s))
-    }
 }
 
 /// The ids of a `batchItemFailures` answer.
@@ -471,7 +532,7 @@ pub fn failures(answer: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-impl Drop for Deployment {
+impl Drop for Functions {
     fn drop(&mut self) {
         // `cargo lambda watch` runs the functions as its children, in the
         // process group started above: stop that group.
