@@ -12,46 +12,13 @@
 
 mod support;
 
-use angzarr_core::any;
-use angzarr_core::proto::event_page::Payload;
-use angzarr_core::proto::{CommandRequest, CommandResponse, EventBook, EventPage};
+use angzarr_core::proto::{CommandRequest, EventBook};
 use angzarr_example_shop::proto::{AddItem, Checkout, ConfirmPayment, OrderStatus, Ship};
 use angzarr_runtime::authoring::command;
-use prost::{Message, Name};
+use prost::Message;
 use serde_json::Value;
-use support::MAX_BODY_BYTES;
 use support::kinesis::{Delivered, Deployment, MAX_RETRY_ATTEMPTS};
-
-const PROTOBUF: &str = "application/x-protobuf";
-
-async fn send<M: Name>(
-    shop: &Deployment,
-    domain: &str,
-    root: uuid::Uuid,
-    message: &M,
-) -> CommandResponse {
-    let request = CommandRequest {
-        command: Some(command(domain, root, "corr-e2e-kinesis", message)),
-        ..Default::default()
-    };
-    let (status, content_type, body) = shop
-        .http("POST", "/v1/commands", PROTOBUF, &request.encode_to_vec())
-        .await
-        .unwrap();
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(content_type, PROTOBUF);
-    CommandResponse::decode(body.as_slice()).unwrap()
-}
-
-fn names(pages: &[EventPage]) -> Vec<String> {
-    pages
-        .iter()
-        .map(|p| match &p.payload {
-            Some(Payload::Event(e)) => any::type_name(&e.type_url).to_owned(),
-            other => format!("{other:?}"),
-        })
-        .collect()
-}
+use support::{MAX_BODY_BYTES, PROTOBUF, error, names, send};
 
 /// The events in a delivered record (`undecodable` if it holds no book).
 fn record_names(record: &Delivered) -> Vec<String> {
@@ -67,15 +34,6 @@ fn all_names(records: &[Delivered]) -> Vec<String> {
 
 fn sequences(records: &[Delivered]) -> Vec<String> {
     records.iter().map(|r| r.sequence_number.clone()).collect()
-}
-
-async fn error(shop: &Deployment, content_type: &str, body: &[u8]) -> (u16, Value) {
-    let (status, answer_type, answer) = shop
-        .http("POST", "/v1/commands", content_type, body)
-        .await
-        .unwrap();
-    assert_eq!(answer_type, "application/json");
-    (status, serde_json::from_slice(&answer).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,16 +19,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use angzarr_bus_sqs::setup::{Queue, create_queue, create_topic, subscribe_queue};
-use angzarr_core::proto::EventPage;
+use angzarr_core::any;
+use angzarr_core::proto::event_page::Payload;
+use angzarr_core::proto::{CommandRequest, CommandResponse, EventPage};
 use angzarr_core::{AggregateKey, EventStore, EventStoreExt};
 use angzarr_example_shop::proto::OrderSummary;
 use angzarr_lambda::shop::read_model::{OrderSummaryTable, create_table};
+use angzarr_runtime::authoring::command;
 use angzarr_store_dynamodb::{DynamoDb, TableNames, create_tables};
 use anyhow::{Context, bail};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use prost::{Message, Name};
 use serde_json::{Value, json};
 
 pub const REGION: &str = "us-east-1";
@@ -518,6 +522,51 @@ impl Deployment {
         .filter_map(|k| attributes.get(k)?.parse::<u64>().ok())
         .sum())
     }
+}
+
+/// The protobuf media type of the gateway's API.
+pub const PROTOBUF: &str = "application/x-protobuf";
+
+/// Sends `message` to `domain`/`root` through the gateway function as
+/// protobuf; the answer must be 200.
+pub async fn send<M: Name>(
+    functions: &Functions,
+    domain: &str,
+    root: uuid::Uuid,
+    message: &M,
+) -> CommandResponse {
+    let request = CommandRequest {
+        command: Some(command(domain, root, "corr-e2e", message)),
+        ..Default::default()
+    };
+    let (status, content_type, body) = functions
+        .http("POST", "/v1/commands", PROTOBUF, &request.encode_to_vec())
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(content_type, PROTOBUF);
+    CommandResponse::decode(body.as_slice()).unwrap()
+}
+
+/// The event type names of `pages`.
+pub fn names(pages: &[EventPage]) -> Vec<String> {
+    pages
+        .iter()
+        .map(|p| match &p.payload {
+            Some(Payload::Event(e)) => any::type_name(&e.type_url).to_owned(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// Posts `body` as a command and returns the status and the JSON error.
+pub async fn error(functions: &Functions, content_type: &str, body: &[u8]) -> (u16, Value) {
+    let (status, answer_type, answer) = functions
+        .http("POST", "/v1/commands", content_type, body)
+        .await
+        .unwrap();
+    assert_eq!(answer_type, "application/json");
+    (status, serde_json::from_slice(&answer).unwrap())
 }
 
 /// The ids of a `batchItemFailures` answer.
