@@ -1,15 +1,12 @@
 //! [`Builder`]: settings from code, from [`S3PayloadConfig`] or from the
 //! environment, validated once in [`Builder::build`].
 
-use std::time::Duration;
-
-use angzarr_core::config::Secret;
 use angzarr_core::{Error, Result};
 use aws_sdk_s3::Client;
 
 use crate::config::S3PayloadConfig;
 use crate::store::S3PayloadStore;
-use angzarr_aws::{ClientSettings, StaticCredentials};
+use angzarr_aws::ClientSettings;
 
 /// The configuration section this builder reads, for error messages.
 const SECTION: &str = "payload.aws_s3";
@@ -72,43 +69,7 @@ impl Builder {
         self
     }
 
-    /// The AWS region.
-    pub fn with_region(mut self, region: impl Into<String>) -> Self {
-        self.client.region = Some(region.into());
-        self
-    }
-
-    /// The endpoint override, e.g. `http://127.0.0.1:5000` for moto; requests
-    /// then use path-style addressing.
-    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.client.endpoint = Some(endpoint.into());
-        self
-    }
-
-    /// Static credentials (otherwise the SDK's default chain; against an
-    /// endpoint override with nothing configured, a dummy pair).
-    pub fn with_credentials(mut self, access_key_id: impl Into<String>, secret: Secret) -> Self {
-        self.client.credentials = Some(StaticCredentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret.expose().to_owned(),
-            session_token: None,
-        });
-        self
-    }
-
-    /// The time one attempt of an operation may take, and a connection
-    /// (default 10 s and 3 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.client.connect_timeout = timeout;
-        self.client.operation_timeout = timeout;
-        self
-    }
-
-    /// Attempts per request, the first included (default 3).
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.client.max_attempts = attempts;
-        self
-    }
+    angzarr_aws::client_setters!(client);
 
     /// Uses an SDK client built elsewhere; region, endpoint, credentials,
     /// timeout and attempts are then ignored.
@@ -154,6 +115,9 @@ impl Builder {
                 if self.client.endpoint.is_some() {
                     // Emulators serve buckets by path, not by virtual host.
                     config = config.force_path_style(true);
+                }
+                if let Some(counter) = &self.client.counter {
+                    config = config.interceptor(counter.clone());
                 }
                 Client::from_conf(config.build())
             }

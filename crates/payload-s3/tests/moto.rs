@@ -113,7 +113,10 @@ async fn an_unreachable_s3_is_retriable() {
     let store = Builder::new()
         .with_bucket("unreachable")
         .with_endpoint(moto.endpoint())
-        .with_timeout(std::time::Duration::from_secs(2))
+        .with_timeouts(
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(2),
+        )
         .with_max_attempts(1)
         .build()
         .await

@@ -2,14 +2,13 @@
 //! environment, validated once in [`Builder::build`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use angzarr_core::config::{Config, DynamoDbConfig, Secret};
+use angzarr_core::config::{Config, DynamoDbConfig};
 use angzarr_core::{Error, PayloadStore, Result};
 use aws_sdk_dynamodb::Client;
 
 use crate::backend::{DynamoDb, Shared, TableNames};
-use angzarr_aws::{ClientSettings, StaticCredentials};
+use angzarr_aws::ClientSettings;
 
 /// The configuration section this builder reads, for error messages.
 const SECTION: &str = "storage.aws_dynamodb";
@@ -96,42 +95,7 @@ impl Builder {
         self.with_tables(TableNames::with_prefix(prefix))
     }
 
-    /// The AWS region.
-    pub fn with_region(mut self, region: impl Into<String>) -> Self {
-        self.client.region = Some(region.into());
-        self
-    }
-
-    /// The endpoint override, e.g. `http://127.0.0.1:5000` for moto.
-    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.client.endpoint = Some(endpoint.into());
-        self
-    }
-
-    /// Static credentials (otherwise the SDK's default chain; against an
-    /// endpoint override with nothing configured, a dummy pair).
-    pub fn with_credentials(mut self, access_key_id: impl Into<String>, secret: Secret) -> Self {
-        self.client.credentials = Some(StaticCredentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret.expose().to_owned(),
-            session_token: None,
-        });
-        self
-    }
-
-    /// The time one attempt of an operation may take, and a connection
-    /// (default 10 s and 3 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.client.connect_timeout = timeout;
-        self.client.operation_timeout = timeout;
-        self
-    }
-
-    /// Attempts per request, the first included (default 3).
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.client.max_attempts = attempts;
-        self
-    }
+    angzarr_aws::client_setters!(client);
 
     /// Uses an SDK client built elsewhere (shared, or with interceptors);
     /// region, endpoint, credentials, timeout and attempts are then ignored.
@@ -167,7 +131,14 @@ impl Builder {
         self.validate()?;
         let client = match self.existing_client {
             Some(client) => client,
-            None => Client::new(&self.client.sdk_config().await),
+            None => {
+                let mut config =
+                    aws_sdk_dynamodb::config::Builder::from(&self.client.sdk_config().await);
+                if let Some(counter) = &self.client.counter {
+                    config = config.interceptor(counter.clone());
+                }
+                Client::from_conf(config.build())
+            }
         };
         Ok(DynamoDb {
             shared: Arc::new(Shared {

@@ -373,7 +373,7 @@ async fn an_outage_is_retriable_and_leaves_the_store_consistent() {
         .with_table_prefix(&emulators::unique_name("down"))
         .with_region("us-east-1")
         .with_endpoint(moto.endpoint())
-        .with_timeout(Duration::from_secs(1))
+        .with_timeouts(Duration::from_secs(1), Duration::from_secs(1))
         .with_max_attempts(1)
         .build()
         .await

@@ -118,7 +118,7 @@ impl Functions {
             .with_tables(tables.clone())
             .with_region(REGION)
             .with_endpoint(&endpoint)
-            .with_credentials("testing", angzarr_core::config::Secret::new("testing"))
+            .with_credentials("testing", "testing")
             .build()
             .await?;
         create_tables(dynamodb.client(), &tables).await?;
