@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use angzarr_core::{Error, Result};
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
@@ -93,6 +94,53 @@ impl ClientSettings {
             operation_timeout,
             ..Self::default()
         }
+    }
+
+    /// Checks the connection settings of the adapter whose configuration
+    /// section is `section` (e.g. `storage.aws_dynamodb`): an endpoint
+    /// override must be an http(s) URL, a region set here must not be empty,
+    /// the per-attempt timeout must be longer than zero and at least one
+    /// attempt is made. An error names the key.
+    pub fn validate(&self, section: &str) -> Result<()> {
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(Error::config(
+                format!("{section}.endpoint"),
+                format!("`{endpoint}` must be an http:// or https:// URL"),
+            ));
+        }
+        if self.region.as_deref() == Some("") {
+            return Err(Error::config(
+                format!("{section}.region"),
+                "must not be empty (leave it unset to use AWS_REGION)",
+            ));
+        }
+        if self.operation_timeout.is_zero() {
+            return Err(Error::config(
+                format!("{section}.timeout"),
+                "must be longer than zero",
+            ));
+        }
+        if self.max_attempts == 0 {
+            return Err(Error::config(
+                format!("{section}.max_attempts"),
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fails, naming `{section}.region`, when no region is known (see
+    /// [`Self::has_region`]), for adapters whose resource names carry it.
+    pub fn require_region(&self, section: &str) -> Result<()> {
+        if self.has_region() {
+            return Ok(());
+        }
+        Err(Error::config(
+            format!("{section}.region"),
+            "no region: set it or AWS_REGION",
+        ))
     }
 
     /// Whether a region is known: set here, or in the shared configuration.

@@ -99,23 +99,8 @@ impl Builder {
                 ),
             ));
         }
-        if !self.client.has_region() {
-            return Err(Error::config(
-                key("region"),
-                "no region: set it or AWS_REGION",
-            ));
-        }
-        if let Some(endpoint) = &self.client.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(Error::config(
-                key("endpoint"),
-                format!("`{endpoint}` is not an http(s) URL"),
-            ));
-        }
-        if self.client.max_attempts == 0 {
-            return Err(Error::config("max_attempts", "must be at least 1"));
-        }
+        self.client.require_region(SECTION)?;
+        self.client.validate(SECTION)?;
         Ok(())
     }
 

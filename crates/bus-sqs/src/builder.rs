@@ -123,23 +123,8 @@ impl Builder {
     angzarr_aws::client_setters!(client);
 
     fn validate_common(&self) -> Result<()> {
-        if !self.client.has_region() {
-            return Err(Error::config(
-                format!("{SECTION}.region"),
-                "no region: set it or AWS_REGION",
-            ));
-        }
-        if let Some(endpoint) = &self.client.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(Error::config(
-                format!("{SECTION}.endpoint"),
-                format!("`{endpoint}` is not an http(s) URL"),
-            ));
-        }
-        if self.client.max_attempts == 0 {
-            return Err(Error::config("max_attempts", "must be at least 1"));
-        }
+        self.client.require_region(SECTION)?;
+        self.client.validate(SECTION)?;
         Ok(())
     }
 

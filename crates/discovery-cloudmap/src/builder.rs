@@ -162,23 +162,8 @@ impl Builder {
                 "a whole number of seconds, at most one day",
             ));
         }
-        if !self.client.has_region() {
-            return Err(Error::config(
-                key("region"),
-                "no region: set it or AWS_REGION",
-            ));
-        }
-        if let Some(endpoint) = &self.client.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(Error::config(
-                key("endpoint"),
-                format!("`{endpoint}` is not an http(s) URL"),
-            ));
-        }
-        if self.client.max_attempts == 0 {
-            return Err(Error::config("max_attempts", "must be at least 1"));
-        }
+        self.client.require_region(SECTION)?;
+        self.client.validate(SECTION)?;
         Ok(())
     }
 
@@ -202,12 +187,6 @@ impl Builder {
     }
 
     fn validate_client_only(&self) -> Result<()> {
-        if !self.client.has_region() {
-            return Err(Error::config(
-                format!("{SECTION}.region"),
-                "no region: set it or AWS_REGION",
-            ));
-        }
-        Ok(())
+        self.client.require_region(SECTION)
     }
 }

@@ -81,30 +81,11 @@ impl Builder {
     /// Validates the settings and creates the SDK client.
     pub async fn build(self) -> Result<S3PayloadStore> {
         check_bucket(&self.bucket)?;
-        if let Some(endpoint) = &self.client.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(Error::config(
-                format!("{SECTION}.endpoint"),
-                format!("`{endpoint}` must be an http:// or https:// URL"),
-            ));
-        }
+        self.client.validate(SECTION)?;
         if self.prefix.starts_with('/') {
             return Err(Error::config(
                 format!("{SECTION}.prefix"),
                 "must not start with `/`",
-            ));
-        }
-        if self.client.operation_timeout.is_zero() {
-            return Err(Error::config(
-                format!("{SECTION}.timeout"),
-                "must be longer than zero",
-            ));
-        }
-        if self.client.max_attempts == 0 {
-            return Err(Error::config(
-                format!("{SECTION}.max_attempts"),
-                "must be at least 1",
             ));
         }
         let client = match self.existing_client {

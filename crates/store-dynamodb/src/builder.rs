@@ -161,32 +161,7 @@ impl Builder {
         ] {
             check_table_name(key, name)?;
         }
-        if let Some(endpoint) = &self.client.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(Error::config(
-                format!("{SECTION}.endpoint"),
-                format!("`{endpoint}` must be an http:// or https:// URL"),
-            ));
-        }
-        if self.client.region.as_deref() == Some("") {
-            return Err(Error::config(
-                format!("{SECTION}.region"),
-                "must not be empty (leave it unset to use AWS_REGION)",
-            ));
-        }
-        if self.client.operation_timeout.is_zero() {
-            return Err(Error::config(
-                format!("{SECTION}.timeout"),
-                "must be longer than zero",
-            ));
-        }
-        if self.client.max_attempts == 0 {
-            return Err(Error::config(
-                format!("{SECTION}.max_attempts"),
-                "must be at least 1",
-            ));
-        }
+        self.client.validate(SECTION)?;
         if self.rate_limit_shards == 0 {
             return Err(Error::config(
                 format!("{SECTION}.rate_limit_shards"),
