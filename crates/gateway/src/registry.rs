@@ -49,16 +49,16 @@ impl TypeRegistry {
     pub fn add_encoded(&mut self, file_descriptor_set: &[u8]) -> Result<&mut Self> {
         let set = FileDescriptorSet::decode(file_descriptor_set)
             .map_err(|e| Error::config("gateway.types", format!("bad descriptor set: {e}")))?;
-        self.add(set)
+        Ok(self.add(set))
     }
 
     /// Adds the files of a decoded `FileDescriptorSet` (for instance what
     /// `protox::compile` returns). Files already known by the same name are
     /// skipped.
-    pub fn add(&mut self, file_descriptor_set: FileDescriptorSet) -> Result<&mut Self> {
+    pub fn add(&mut self, file_descriptor_set: FileDescriptorSet) -> &mut Self {
         self.sets.push(file_descriptor_set);
         self.pool = Arc::default();
-        Ok(self)
+        self
     }
 
     /// Builds the pool now; an error names the set that does not resolve.
@@ -149,7 +149,7 @@ mod tests {
             }],
         };
         let mut types = TypeRegistry::new();
-        types.add(broken).unwrap();
+        types.add(broken);
         let error = types.check().unwrap_err();
         assert!(error.to_string().contains("broken"), "{error}");
         assert!(!types.contains("angzarr.CommandRequest"));
