@@ -11,19 +11,25 @@ use std::process::{Command, Stdio};
 use angzarr_testkit::emulators::Kind;
 use anyhow::{Result, bail};
 
+/// The imports moto's server needs (werkzeug and flask come with `moto[server]`).
+const MOTO_IMPORT: &str = "import moto, moto.server, werkzeug.serving";
+
 /// Checks every tool, installing what can be installed, and returns the
-/// `PATH` under which they are all found (pip may put moto in a directory
-/// that is not on the current `PATH`).
+/// `PATH` under which the tests find them.
 pub(crate) fn ensure() -> Result<OsString> {
-    let mut path = env::var_os("PATH").unwrap_or_default();
+    let path = env::var_os("PATH").unwrap_or_default();
     let mut missing = Vec::new();
 
-    if !runs("moto_server", &["-h"], &path) {
-        println!("moto_server not found: installing it with pip");
-        install_moto(&mut path);
+    // The testkit runs moto's WSGI app from its own launcher
+    // (`angzarr_testkit::emulators::MOTO_LAUNCHER`), so what it needs is a
+    // `python3` that imports moto's server.
+    let moto_present = |path: &OsStr| runs("python3", &["-c", MOTO_IMPORT], path);
+    if !moto_present(&path) {
+        println!("python3 cannot import moto's server: installing moto[server] with pip");
+        pip_install(&["moto[server]"]);
     }
-    match which("moto_server", &path).filter(|_| runs("moto_server", &["-h"], &path)) {
-        Some(found) => report("moto_server", &found, ""),
+    match which("python3", &path).filter(|_| moto_present(&path)) {
+        Some(found) => report("moto", &found, &moto_version(&path)),
         None => missing.push(Kind::Moto.install_hint().to_owned()),
     }
 
@@ -130,39 +136,6 @@ fn pip_install(packages: &[&str]) -> bool {
     installed
 }
 
-fn install_moto(path: &mut OsString) {
-    if !pip_install(&["moto[server]"]) {
-        return;
-    }
-    // pyenv only exposes a new script once its shim exists.
-    if which("pyenv", path).is_some() {
-        let _ = Command::new("pyenv").arg("rehash").status();
-    }
-    // Without pyenv, the script lands in Python's scripts directory, which
-    // need not be on PATH (e.g. ~/.local/bin after a user install).
-    let dirs = output(
-        "python3",
-        &[
-            "-c",
-            "import os, sysconfig\n\
-             print(sysconfig.get_path('scripts'))\n\
-             print(sysconfig.get_path('scripts', os.name + '_user'))",
-        ],
-        path,
-    );
-    let dir = dirs
-        .lines()
-        .map(PathBuf::from)
-        .find(|dir| is_executable(&dir.join("moto_server")));
-    if let Some(dir) = dir.filter(|_| which("moto_server", path).is_none()) {
-        let mut dirs = vec![dir];
-        dirs.extend(env::split_paths(path));
-        if let Ok(joined) = env::join_paths(dirs) {
-            *path = joined;
-        }
-    }
-}
-
 fn install_redis() {
     let root = output("id", &["-u"], OsStr::new("/usr/bin:/bin")).trim() == "0";
     let apt = |args: &[&str]| {
@@ -186,6 +159,18 @@ fn install_redis() {
         let _ = apt(&["update"]);
         apt(&install);
     }
+}
+
+fn moto_version(path: &OsStr) -> String {
+    let version = output(
+        "python3",
+        &["-c", "import moto; print(moto.__version__)"],
+        path,
+    );
+    format!(
+        "(moto {}, through the testkit's serial-DynamoDB launcher)",
+        version.trim()
+    )
 }
 
 fn java_version(path: &OsStr) -> String {

@@ -24,44 +24,59 @@ async fn http(
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
             .await
             .unwrap();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
+        let request = http_request(port, method, path, headers, body);
         stream.write_all(request.as_bytes()).await.unwrap();
-
-        let mut response = Vec::new();
-        let mut chunk = [0; 4096];
-        loop {
-            let text = String::from_utf8_lossy(&response);
-            if let Some((head, rest)) = text.split_once("\r\n\r\n") {
-                let length = head
-                    .lines()
-                    .find_map(|line| {
-                        let (name, value) = line.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length")
-                            .then(|| value.trim().parse::<usize>().ok())?
-                    })
-                    .unwrap_or_else(|| panic!("no Content-Length in {head:?}"));
-                if rest.len() >= length {
-                    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok());
-                    let status = status.unwrap_or_else(|| panic!("not HTTP: {head:?}"));
-                    return (status, rest.to_owned());
-                }
-            }
-            let n = stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "connection closed mid-response: {text:?}");
-            response.extend_from_slice(&chunk[..n]);
-        }
+        read_response(&mut stream).await
     };
     tokio::time::timeout(Duration::from_secs(30), exchange)
         .await
         .unwrap_or_else(|_| panic!("no answer to {method} {path} within 30 s"))
+}
+
+fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    request
+}
+
+/// Reads one HTTP/1.1 response: the status code and the body.
+async fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut response = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or_else(|| panic!("no Content-Length in {head:?}"));
+            if rest.len() >= length {
+                let status = head.split(' ').nth(1).and_then(|code| code.parse().ok());
+                let status = status.unwrap_or_else(|| panic!("not HTTP: {head:?}"));
+                return (status, rest.to_owned());
+            }
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed mid-response: {text:?}");
+        response.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// One RESP command; returns the raw reply.
@@ -81,17 +96,24 @@ async fn redis_connect(port: u16) -> std::io::Result<TcpStream> {
 }
 
 async fn dynamodb(port: u16, action: &str, body: &str) -> (u16, String) {
-    let target = format!("DynamoDB_20120810.{action}");
-    let headers = [
-        ("Content-Type", "application/x-amz-json-1.0"),
-        ("X-Amz-Target", target.as_str()),
+    let headers = dynamodb_headers(action);
+    let headers: Vec<_> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    http(port, "POST", "/", &headers, body).await
+}
+
+/// A DynamoDB JSON request's headers (moto reads the account from the
+/// credential, and does not check the signature).
+fn dynamodb_headers(action: &str) -> [(&'static str, String); 3] {
+    [
+        ("Content-Type", "application/x-amz-json-1.0".to_owned()),
+        ("X-Amz-Target", format!("DynamoDB_20120810.{action}")),
         (
             "Authorization",
             "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, \
-             SignedHeaders=host, Signature=00",
+             SignedHeaders=host, Signature=00"
+                .to_owned(),
         ),
-    ];
-    http(port, "POST", "/", &headers, body).await
+    ]
 }
 
 #[tokio::test]
@@ -113,6 +135,108 @@ async fn moto_serves_dynamodb() {
     assert!(
         body.contains(&format!("\"{table}\"")),
         "{table} not in {body}"
+    );
+}
+
+/// Clients racing per trial in [`moto_applies_conditional_writes_one_at_a_time`].
+const RACERS: usize = 8;
+/// Trials in [`moto_applies_conditional_writes_one_at_a_time`]. Stock moto
+/// lets several racers win in about one trial of ten.
+const TRIALS: usize = 100;
+
+/// The testkit's moto applies DynamoDB requests one at a time: 8 clients
+/// racing `PutItem` with `attribute_not_exists` on one key have exactly one
+/// winner, whose item is the one stored, in every one of 100 trials.
+///
+/// Stock `moto_server` (threaded, no lock) fails this check: point the test
+/// at one with `ANGZARR_RACE_MOTO_PORT=PORT` to see it (docs/reliability.md
+/// has the figures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moto_applies_conditional_writes_one_at_a_time() {
+    let port = match std::env::var("ANGZARR_RACE_MOTO_PORT") {
+        Ok(port) => port
+            .parse()
+            .expect("ANGZARR_RACE_MOTO_PORT is a port number"),
+        Err(_) => emulators::moto().await.port(),
+    };
+    let table = unique_name("race");
+    let create = format!(
+        r#"{{"TableName":"{table}","KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}}],
+            "AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}}],
+            "BillingMode":"PAY_PER_REQUEST"}}"#
+    );
+    let (status, body) = dynamodb(port, "CreateTable", &create).await;
+    assert_eq!(status, 200, "{body}");
+
+    let headers = dynamodb_headers("PutItem");
+    let headers: Vec<_> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    // moto reads the item, then parses the condition, then writes: a long
+    // condition (true whenever `pk` is absent) widens that window, so that a
+    // server without the lock is caught more often.
+    let padding: Vec<_> = (0..40)
+        .map(|i| format!("attribute_not_exists(x{i})"))
+        .collect();
+    let condition = format!("attribute_not_exists(pk) AND ({})", padding.join(" OR "));
+    let mut split = Vec::new();
+    for trial in 0..TRIALS {
+        let key = format!("k{trial}");
+        // Connect every racer first, then let them all send at once.
+        let mut streams = Vec::new();
+        for _ in 0..RACERS {
+            streams.push(
+                TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(RACERS));
+        let racers: Vec<_> = streams
+            .into_iter()
+            .enumerate()
+            .map(|(racer, mut stream)| {
+                let body = format!(
+                    r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"{key}"}},"racer":{{"N":"{racer}"}}}},
+                        "ConditionExpression":"{condition}"}}"#
+                );
+                let request = http_request(port, "POST", "/", &headers, &body);
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    stream.write_all(request.as_bytes()).await.unwrap();
+                    let answer = tokio::time::timeout(
+                        Duration::from_secs(30),
+                        read_response(&mut stream),
+                    );
+                    (racer, answer.await.expect("moto answers within 30 s"))
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for racer in racers {
+            let (racer, (status, body)) = racer.await.unwrap();
+            match status {
+                200 => winners.push(racer),
+                400 if body.contains("ConditionalCheckFailedException") => {}
+                _ => panic!("racer {racer}: unexpected answer {status} {body}"),
+            }
+        }
+        let get = format!(r#"{{"TableName":"{table}","Key":{{"pk":{{"S":"{key}"}}}}}}"#);
+        let (status, stored) = dynamodb(port, "GetItem", &get).await;
+        assert_eq!(status, 200, "{stored}");
+        let stored_is_a_winner = winners
+            .iter()
+            .any(|w| stored.contains(&format!(r#""racer": {{"N": "{w}"}}"#)));
+        if winners.len() != 1 || !stored_is_a_winner {
+            split.push(format!(
+                "trial {trial}: winners {winners:?}, stored {stored}"
+            ));
+        }
+    }
+    assert!(
+        split.is_empty(),
+        "{} of {TRIALS} trials did not have exactly one winner:\n{}",
+        split.len(),
+        split.join("\n")
     );
 }
 

@@ -50,12 +50,21 @@ const GOOGLE_SDK: &str = "/usr/lib/google-cloud-sdk";
 /// Ports tried before giving up on an emulator that exits right away.
 const ATTEMPTS: usize = 3;
 
+/// The Python launcher for moto: moto's WSGI application on werkzeug's
+/// threaded server, as `moto_server` runs it, with one lock around every
+/// DynamoDB request. Without it, moto lets two concurrent conditional
+/// writes to one key both succeed (see the crate README).
+pub const MOTO_LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/moto/serial_dynamodb.py");
+
 /// An emulator this module knows how to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Kind {
     /// moto server: DynamoDB, SQS, SNS, Kinesis, S3, Cloud Map, Secrets
-    /// Manager over the AWS HTTP APIs.
+    /// Manager over the AWS HTTP APIs. Started through [`MOTO_LAUNCHER`],
+    /// which applies DynamoDB requests one at a time (moto's own conditional
+    /// writes race under concurrency) and keeps the other services
+    /// concurrent.
     Moto,
     /// The Google Cloud SDK's Pub/Sub emulator (Java).
     PubSub,
@@ -71,11 +80,11 @@ impl Kind {
     pub const ALL: [Kind; 4] = [Kind::Moto, Kind::PubSub, Kind::Bigtable, Kind::Redis];
 
     /// The program started for this kind: a bare name (looked up on `PATH`)
-    /// for moto and Redis, a path inside the Google Cloud SDK for the Google
-    /// emulators.
+    /// for moto (`python3`, running [`MOTO_LAUNCHER`]) and Redis, a path
+    /// inside the Google Cloud SDK for the Google emulators.
     pub fn program(self) -> PathBuf {
         match self {
-            Kind::Moto => "moto_server".into(),
+            Kind::Moto => "python3".into(),
             Kind::PubSub => google_sdk().join("platform/pubsub-emulator/bin/cloud-pubsub-emulator"),
             Kind::Bigtable => google_sdk().join("platform/bigtable-emulator/cbtemulator"),
             Kind::Redis => "redis-server".into(),
@@ -120,7 +129,7 @@ impl Kind {
         let mut command = Command::new(self.program());
         let port = port.to_string();
         match self {
-            Kind::Moto => command.args(["-H", "127.0.0.1", "-p", &port]),
+            Kind::Moto => command.args([MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", &port]),
             Kind::PubSub => command
                 .args(["--host=127.0.0.1", &format!("--port={port}")])
                 .env("JAVA_OPTS", "-Xmx128m -XX:+UseSerialGC"),
@@ -370,9 +379,12 @@ async fn launch(kind: Kind, fixed_port: Option<u16>) -> Result<(Emulator, Proces
 }
 
 fn missing(kind: Kind) -> String {
+    let what = match kind {
+        Kind::Moto => "`python3` with the `moto` package".to_owned(),
+        _ => format!("`{}`", kind.program().display()),
+    };
     format!(
-        "{kind} is not installed: `{}` not found; {}",
-        kind.program().display(),
+        "{kind} is not installed: {what} not found; {}",
         kind.install_hint()
     )
 }
