@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use angzarr_core::error::wire;
 use angzarr_core::proto::{CommandRequest, CommandResponse};
 use angzarr_core::{Error, Result, ServiceDiscovery};
 use angzarr_runtime::CommandRouter;
@@ -26,8 +27,9 @@ const BACKEND: &str = "aggregate service";
 
 /// Sends each command as `POST {aggregate url}/v1/commands` with a protobuf
 /// `CommandRequest`, and reads the protobuf `CommandResponse` back. Error
-/// answers (`{"error":{"code","message"}}`) become the [`Error`] of the same
-/// code, so retriable failures stay retriable. One HTTP client (HTTP/1.1,
+/// answers become the same [`Error`] again
+/// ([`angzarr_core::error::wire::error_from_http`]), so a conflict stays a
+/// conflict and retriable failures stay retriable. One HTTP client (HTTP/1.1,
 /// rustls with the webpki roots; http or https) is shared by every call.
 #[derive(Clone)]
 pub struct HttpCommandRouter {
@@ -113,81 +115,6 @@ impl CommandRouter for HttpCommandRouter {
         if status.is_success() {
             return Ok(CommandResponse::decode(body)?);
         }
-        Err(error_of(status, &body))
-    }
-}
-
-/// The [`Error`] an error answer stands for: by its JSON `code`, else by status.
-pub fn error_of(status: http::StatusCode, body: &[u8]) -> Error {
-    let parsed: Option<(String, String)> = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|value| {
-            let error = value.get("error").unwrap_or(&value);
-            let code = error.get("code")?.as_str()?.to_owned();
-            let message = error
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_owned();
-            Some((code, message))
-        });
-    let (code, message) = parsed.unwrap_or_else(|| {
-        (
-            String::new(),
-            format!("answered {status}: {}", String::from_utf8_lossy(body)),
-        )
-    });
-    match code.as_str() {
-        "invalid_argument" => Error::InvalidArgument(message),
-        "not_found" => Error::NotFound(message),
-        "rejected" => Error::Rejected { reason: message },
-        "rate_limited" => Error::RateLimited {
-            retry_after: Duration::from_secs(1),
-        },
-        "unavailable" | "lease_lost" => Error::unavailable(BACKEND, message),
-        "timeout" => Error::Timeout { what: message },
-        "sequence_conflict" | "limit_exceeded" | "corrupt" | "config" | "unsupported" => {
-            Error::backend(BACKEND, format!("{code}: {message}"), false)
-        }
-        _ => {
-            // No JSON code: judge by the status.
-            let retriable = matches!(
-                status,
-                http::StatusCode::SERVICE_UNAVAILABLE
-                    | http::StatusCode::GATEWAY_TIMEOUT
-                    | http::StatusCode::BAD_GATEWAY
-                    | http::StatusCode::TOO_MANY_REQUESTS
-            );
-            if status == http::StatusCode::NOT_FOUND {
-                Error::NotFound(message)
-            } else if status.is_client_error() && !retriable {
-                Error::InvalidArgument(message)
-            } else {
-                Error::backend(BACKEND, message, retriable)
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_answers_keep_their_code_and_retriability() {
-        let body = br#"{"error":{"code":"rejected","message":"no"}}"#;
-        assert!(matches!(
-            error_of(http::StatusCode::UNPROCESSABLE_ENTITY, body),
-            Error::Rejected { reason } if reason == "no"
-        ));
-        let body = br#"{"error":{"code":"unavailable","message":"down"}}"#;
-        assert!(error_of(http::StatusCode::SERVICE_UNAVAILABLE, body).is_retriable());
-        assert!(error_of(http::StatusCode::BAD_GATEWAY, b"<html>").is_retriable());
-        let internal = error_of(http::StatusCode::INTERNAL_SERVER_ERROR, b"oops");
-        assert!(!internal.is_retriable());
-        assert!(matches!(
-            error_of(http::StatusCode::BAD_REQUEST, b"bad"),
-            Error::InvalidArgument(_)
-        ));
+        Err(wire::error_from_http(BACKEND, status, &body))
     }
 }

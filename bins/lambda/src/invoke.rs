@@ -11,18 +11,20 @@
 //!
 //! ```json
 //! {"command_response": "<CommandResponse, protobuf, standard base64>"}
-//! {"error": {"code": "rejected", "message": "…", "retriable": false}}
+//! {"error": {"code": "rejected", "message": "…", "retriable": false, "detail": {…}}}
 //! ```
 //!
-//! Errors of the pipeline are answers, not function errors: the caller sees
-//! the same [`angzarr_core::Error`] (code and retriability) it would see in
+//! Errors of the pipeline are answers, not function errors: the `error` is
+//! the wire form of [`angzarr_core::error::wire`], so the caller sees the same
+//! [`angzarr_core::Error`] (variant, fields, retriability) it would see in
 //! process. A function error (crash, timeout) reaches the caller as a
 //! retriable error.
 
 use std::sync::Arc;
 
+use angzarr_core::error::wire::WireError;
 use angzarr_core::proto::{CommandRequest, CommandResponse};
-use angzarr_core::{Error, ErrorCode, Result};
+use angzarr_core::{Error, Result};
 use angzarr_runtime::{AggregateCoordinator, CommandRouter};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
@@ -40,20 +42,6 @@ pub struct AggregateInvocation {
     pub command_request: String,
 }
 
-/// An error as the aggregate function answers it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// The stable code ([`ErrorCode::as_str`]).
-    pub code: String,
-    /// The error's message.
-    pub message: String,
-    /// Whether trying again may succeed.
-    pub retriable: bool,
-    /// For `sequence_conflict`: the aggregate's actual next sequence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actual_sequence: Option<u32>,
-}
-
 /// What the aggregate function answers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregateAnswer {
@@ -62,7 +50,7 @@ pub struct AggregateAnswer {
     pub command_response: Option<String>,
     /// Why the command failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
+    pub error: Option<WireError>,
 }
 
 impl AggregateInvocation {
@@ -92,15 +80,7 @@ impl AggregateAnswer {
             },
             Err(error) => Self {
                 command_response: None,
-                error: Some(ErrorBody {
-                    code: error.code().as_str().to_owned(),
-                    message: error.to_string(),
-                    retriable: error.is_retriable(),
-                    actual_sequence: match &error {
-                        Error::SequenceConflict { actual, .. } => Some(*actual),
-                        _ => None,
-                    },
-                }),
+                error: Some(WireError::from(&error)),
             },
         }
     }
@@ -108,7 +88,7 @@ impl AggregateAnswer {
     /// The pipeline result it carries.
     pub fn into_result(self) -> Result<CommandResponse> {
         match (self.command_response, self.error) {
-            (_, Some(error)) => Err(error.into_error()),
+            (_, Some(error)) => Err(error.into_error("aggregate function")),
             (Some(response), None) => {
                 let bytes = STANDARD.decode(response.trim()).map_err(|e| {
                     Error::backend(
@@ -130,35 +110,6 @@ impl AggregateAnswer {
                 "answer carries neither command_response nor error",
                 false,
             )),
-        }
-    }
-}
-
-impl ErrorBody {
-    /// The error, as close to the original as the body allows.
-    pub fn into_error(self) -> Error {
-        let code = self.code.as_str();
-        match code {
-            c if c == ErrorCode::InvalidArgument.as_str() => Error::InvalidArgument(self.message),
-            c if c == ErrorCode::NotFound.as_str() => Error::NotFound(self.message),
-            c if c == ErrorCode::Rejected.as_str() => Error::Rejected {
-                reason: self.message,
-            },
-            c if c == ErrorCode::Corrupt.as_str() => Error::Corrupt(self.message),
-            c if c == ErrorCode::SequenceConflict.as_str() => Error::SequenceConflict {
-                key: self.message,
-                expected: 0,
-                actual: self.actual_sequence.unwrap_or_default(),
-            },
-            c if c == ErrorCode::Unavailable.as_str() => {
-                Error::unavailable("aggregate function", self.message)
-            }
-            c if c == ErrorCode::Timeout.as_str() => Error::Timeout { what: self.message },
-            _ => Error::backend(
-                "aggregate function",
-                format!("{code}: {}", self.message),
-                self.retriable,
-            ),
         }
     }
 }
@@ -325,29 +276,14 @@ mod tests {
     }
 
     #[test]
-    fn errors_keep_their_code_and_retriability() {
-        for error in [
-            Error::Rejected {
-                reason: "no".into(),
-            },
-            Error::invalid_argument("bad"),
-            Error::unavailable("dynamodb", "down"),
-            Error::SequenceConflict {
-                key: "cart#x".into(),
-                expected: 1,
-                actual: 4,
-            },
-            Error::backend("x", "y", true),
-        ] {
-            let (code, retriable) = (error.code(), error.is_retriable());
+    fn every_error_round_trips_through_the_answer() {
+        use angzarr_testkit::errors::{every_variant, observed};
+        for error in every_variant() {
+            let expected = observed(&error);
             let json = serde_json::to_string(&AggregateAnswer::of(Err(error))).unwrap();
             let answer: AggregateAnswer = serde_json::from_str(&json).unwrap();
             let back = answer.into_result().unwrap_err();
-            assert_eq!(back.code(), code, "{json}");
-            assert_eq!(back.is_retriable(), retriable, "{json}");
-            if let Error::SequenceConflict { actual, .. } = back {
-                assert_eq!(actual, 4);
-            }
+            assert_eq!(observed(&back), expected, "{json}");
         }
         let ok = AggregateAnswer::of(Ok(CommandResponse::default()));
         assert_eq!(ok.into_result().unwrap(), CommandResponse::default());

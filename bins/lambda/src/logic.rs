@@ -182,8 +182,8 @@ impl CommandRouter for NoCommands {
         _request: angzarr_core::proto::CommandRequest,
     ) -> Result<angzarr_core::proto::CommandResponse> {
         Err(angzarr_core::Error::Unsupported {
-            backend: "projector trigger",
-            operation: "sending commands",
+            backend: "projector trigger".into(),
+            operation: "sending commands".into(),
         })
     }
 }

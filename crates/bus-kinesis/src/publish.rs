@@ -67,7 +67,7 @@ impl EventBus for KinesisBus {
                 Some(store) => offload_book_to_fit(&**store, &mut book, MAX_BOOK_BYTES).await?,
                 None => {
                     return Err(Error::LimitExceeded {
-                        what: "event book bytes (Kinesis record)",
+                        what: "event book bytes (Kinesis record)".into(),
                         limit: MAX_BOOK_BYTES as u64,
                         actual: book.encoded_len() as u64,
                     });

@@ -166,7 +166,7 @@ impl PubSubBus {
         if data.len() > limit {
             let Some(store) = &self.inner.payloads else {
                 return Err(Error::LimitExceeded {
-                    what: "message bytes",
+                    what: "message bytes".into(),
                     limit: limit as u64,
                     actual: data.len() as u64,
                 });

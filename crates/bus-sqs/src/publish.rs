@@ -80,7 +80,7 @@ impl EventBus for SnsBus {
             .sum();
         if attribute_bytes > ENVELOPE_RESERVE / 2 {
             return Err(Error::LimitExceeded {
-                what: "message attribute bytes",
+                what: "message attribute bytes".into(),
                 limit: (ENVELOPE_RESERVE / 2) as u64,
                 actual: attribute_bytes as u64,
             });
@@ -92,7 +92,7 @@ impl EventBus for SnsBus {
                 Some(store) => offload_book_to_fit(&**store, &mut book, MAX_BOOK_BYTES).await?,
                 None => {
                     return Err(Error::LimitExceeded {
-                        what: "event book bytes (SNS message, before base64)",
+                        what: "event book bytes (SNS message, before base64)".into(),
                         limit: MAX_BOOK_BYTES as u64,
                         actual: book.encoded_len() as u64,
                     });

@@ -20,7 +20,7 @@ pub mod any;
 pub mod bus;
 pub mod config;
 pub mod discovery;
-mod error;
+pub mod error;
 pub mod guard;
 pub mod ids;
 pub mod memory;

@@ -86,7 +86,7 @@ pub async fn offload_book_to_fit(
     while candidate.encoded_len() > limit {
         let Some(index) = inline.next() else {
             return Err(Error::LimitExceeded {
-                what: "message bytes",
+                what: "message bytes".into(),
                 limit: limit as u64,
                 actual: candidate.encoded_len() as u64,
             });

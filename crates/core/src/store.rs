@@ -153,7 +153,7 @@ pub fn prepare_append(
     }
     if pages.len() > limits.max_events_per_append {
         return Err(Error::LimitExceeded {
-            what: "events per append",
+            what: "events per append".into(),
             limit: limits.max_events_per_append as u64,
             actual: pages.len() as u64,
         });
@@ -175,7 +175,7 @@ pub fn prepare_append(
         let size = page.encoded_len();
         if size > limits.max_event_bytes {
             return Err(Error::LimitExceeded {
-                what: "event bytes",
+                what: "event bytes".into(),
                 limit: limits.max_event_bytes as u64,
                 actual: size as u64,
             });

@@ -1,4 +1,7 @@
-//! Error answers: always JSON, `{"error": {"code": "...", "message": "..."}}`.
+//! Error answers: always JSON, `{"error": {"code": "...", "message": "...",
+//! "retriable": ..., "detail": {...}}}` — the wire form of
+//! [`angzarr_core::error::wire`], so a client (or another host) reads back
+//! the same error, `SequenceConflict { actual }` included.
 //!
 //! Errors from below (stores, routing, business logic) keep the stable code
 //! and HTTP status of [`angzarr_core::Error::code`] and
@@ -7,6 +10,7 @@
 //! `method_not_allowed` (405) and `not_found` for unknown paths (404).
 
 use angzarr_core::Error;
+use angzarr_core::error::wire::{WireDetail, WireError};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
@@ -23,6 +27,10 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
+    /// Whether the same request may succeed if tried again.
+    pub retriable: bool,
+    /// The error's own fields, when it comes from an [`Error`].
+    pub detail: Option<WireDetail>,
 }
 
 impl ApiError {
@@ -32,6 +40,8 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retriable: false,
+            detail: None,
         }
     }
 
@@ -52,21 +62,18 @@ impl ApiError {
     /// The JSON body of this error.
     pub fn body(&self) -> String {
         #[derive(Serialize)]
-        struct Body<'a> {
-            error: Inner<'a>,
-        }
-        #[derive(Serialize)]
-        struct Inner<'a> {
-            code: &'a str,
-            message: &'a str,
+        struct Body {
+            error: WireError,
         }
         serde_json::to_string(&Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
+            error: WireError {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                retriable: self.retriable,
+                detail: self.detail.clone(),
             },
         })
-        // Serializing two strings cannot fail; keep a valid body regardless.
+        // Strings, numbers and booleans always serialize; keep a valid body regardless.
         .unwrap_or_else(|_| format!(r#"{{"error":{{"code":"{}","message":""}}}}"#, self.code))
     }
 }
@@ -74,7 +81,14 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let code = error.code();
-        Self::new(code.http_status(), code.as_str(), error.to_string())
+        let wire = WireError::from(&error);
+        Self {
+            status: code.http_status(),
+            code: code.as_str(),
+            message: wire.message,
+            retriable: wire.retriable,
+            detail: wire.detail,
+        }
     }
 }
 
@@ -105,4 +119,34 @@ pub(crate) async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this path does not answer that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use angzarr_core::error::wire;
+    use angzarr_testkit::errors::{every_variant, observed};
+
+    use super::*;
+
+    #[test]
+    fn every_error_answer_reads_back_as_the_same_error() {
+        for error in every_variant() {
+            let expected = observed(&error);
+            let status = error.http_status();
+            let answer = ApiError::from(error);
+            assert_eq!(answer.status, status);
+            let body = answer.body();
+            let back = wire::error_from_http("gateway", answer.status, body.as_bytes());
+            assert_eq!(observed(&back), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn gateway_codes_have_the_same_shape() {
+        let body = ApiError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", "no").body();
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        assert_eq!(value["error"]["code"], "not_acceptable");
+        assert_eq!(value["error"]["message"], "no");
+        assert_eq!(value["error"]["retriable"], false);
+    }
 }

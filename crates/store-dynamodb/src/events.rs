@@ -88,7 +88,7 @@ impl DynamoDbEventStore {
             let total: usize = encoded.iter().map(|e| e.page.encoded_len()).sum();
             if total > MAX_INLINE_APPEND_BYTES {
                 return Err(Error::LimitExceeded {
-                    what: "append bytes",
+                    what: "append bytes".into(),
                     limit: MAX_INLINE_APPEND_BYTES as u64,
                     actual: total as u64,
                 });
@@ -110,7 +110,7 @@ impl DynamoDbEventStore {
             let now = encoded[i].page.encoded_len();
             if now > MAX_INLINE_EVENT_BYTES {
                 return Err(Error::LimitExceeded {
-                    what: "event bytes",
+                    what: "event bytes".into(),
                     limit: MAX_INLINE_EVENT_BYTES as u64,
                     actual: now as u64,
                 });

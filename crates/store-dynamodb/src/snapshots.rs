@@ -84,7 +84,7 @@ impl SnapshotStore for DynamoDbSnapshotStore {
             request = request.item(SNAPSHOT_REF, b(reference.encode_to_vec()));
         } else {
             return Err(Error::LimitExceeded {
-                what: "snapshot bytes",
+                what: "snapshot bytes".into(),
                 limit: MAX_INLINE_EVENT_BYTES as u64,
                 actual: encoded.len() as u64,
             });

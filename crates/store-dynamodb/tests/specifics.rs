@@ -253,10 +253,7 @@ async fn oversized_appends_are_refused_or_offloaded() {
     assert!(
         matches!(
             err,
-            Error::LimitExceeded {
-                what: "event bytes",
-                ..
-            }
+            Error::LimitExceeded { ref what, .. } if what == "event bytes"
         ),
         "{err:?}"
     );
@@ -267,10 +264,7 @@ async fn oversized_appends_are_refused_or_offloaded() {
     assert!(
         matches!(
             err,
-            Error::LimitExceeded {
-                what: "append bytes",
-                ..
-            }
+            Error::LimitExceeded { ref what, .. } if what == "append bytes"
         ),
         "{err:?}"
     );

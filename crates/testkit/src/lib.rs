@@ -7,6 +7,8 @@
 //!   Bigtable emulators, Redis) on free loopback ports, waits until they
 //!   answer, hands out unique resource names, and stops them when the test
 //!   binary ends. A missing emulator is a failure with an install hint.
+//! * [`errors`]: one error of every variant, for the tests that carry errors
+//!   across a transport and back.
 //! * [`tls`]: a throw-away private CA and a server certificate for
 //!   `127.0.0.1`, for tests of TLS set-ups.
 //!
@@ -15,5 +17,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod emulators;
+pub mod errors;
 pub mod suites;
 pub mod tls;

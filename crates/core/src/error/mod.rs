@@ -1,11 +1,20 @@
 //! One error type for every layer below the runtime, with one mapping to gRPC
-//! status and one to HTTP status.
+//! status and one to HTTP status, and one wire form ([`wire`]) that carries it
+//! across every transport and back.
 
+pub mod wire;
+
+use std::borrow::Cow;
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// A boxed error from a backend's SDK.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A name that is usually a literal (`"dynamodb"`, `"event bytes"`) but may
+/// come from the wire, where it is owned.
+pub type Name = Cow<'static, str>;
 
 /// The result type of every Angzarr trait.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -32,7 +41,7 @@ pub enum Error {
     #[error("{what} exceeds the limit: {actual} > {limit}")]
     LimitExceeded {
         /// What was too large, e.g. `events per append` or `event bytes`.
-        what: &'static str,
+        what: Name,
         /// The backend's limit.
         limit: u64,
         /// The size of the request.
@@ -78,15 +87,15 @@ pub enum Error {
     #[error("{backend} does not support {operation}")]
     Unsupported {
         /// The backend's name.
-        backend: &'static str,
+        backend: Name,
         /// The operation asked for.
-        operation: &'static str,
+        operation: Name,
     },
     /// The backend could not be reached or is overloaded; trying again may succeed.
     #[error("{backend} unavailable: {source}")]
     Unavailable {
         /// The backend's name.
-        backend: &'static str,
+        backend: Name,
         /// The underlying error.
         #[source]
         source: BoxError,
@@ -101,7 +110,7 @@ pub enum Error {
     #[error("{backend}: {message}")]
     Backend {
         /// The backend's name.
-        backend: &'static str,
+        backend: Name,
         /// What went wrong.
         message: String,
         /// Whether trying again may succeed.
@@ -142,6 +151,23 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::SequenceConflict,
+        ErrorCode::LimitExceeded,
+        ErrorCode::InvalidArgument,
+        ErrorCode::NotFound,
+        ErrorCode::LeaseLost,
+        ErrorCode::Rejected,
+        ErrorCode::Corrupt,
+        ErrorCode::RateLimited,
+        ErrorCode::Config,
+        ErrorCode::Unsupported,
+        ErrorCode::Unavailable,
+        ErrorCode::Timeout,
+        ErrorCode::Internal,
+    ];
+
     /// The code as written in JSON bodies, e.g. `sequence_conflict`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -205,6 +231,23 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// A string that is no [`ErrorCode`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an error code")]
+pub struct UnknownErrorCode(pub String);
+
+impl FromStr for ErrorCode {
+    type Err = UnknownErrorCode;
+
+    /// The inverse of [`ErrorCode::as_str`].
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|known| known.as_str() == code)
+            .ok_or_else(|| UnknownErrorCode(code.to_owned()))
+    }
+}
+
 impl Error {
     /// A malformed or incomplete input.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
@@ -212,17 +255,17 @@ impl Error {
     }
 
     /// A backend that could not be reached; retriable.
-    pub fn unavailable(backend: &'static str, source: impl Into<BoxError>) -> Self {
+    pub fn unavailable(backend: impl Into<Name>, source: impl Into<BoxError>) -> Self {
         Error::Unavailable {
-            backend,
+            backend: backend.into(),
             source: source.into(),
         }
     }
 
     /// Any other backend failure.
-    pub fn backend(backend: &'static str, message: impl Into<String>, retriable: bool) -> Self {
+    pub fn backend(backend: impl Into<Name>, message: impl Into<String>, retriable: bool) -> Self {
         Error::Backend {
-            backend,
+            backend: backend.into(),
             message: message.into(),
             retriable,
         }
@@ -284,12 +327,6 @@ impl Error {
     }
 }
 
-impl From<Error> for tonic::Status {
-    fn from(error: Error) -> Self {
-        tonic::Status::new(error.code().grpc_code(), error.to_string())
-    }
-}
-
 impl From<prost::DecodeError> for Error {
     fn from(error: prost::DecodeError) -> Self {
         Error::InvalidArgument(format!("malformed protobuf: {error}"))
@@ -338,12 +375,23 @@ mod tests {
             http::StatusCode::BAD_REQUEST
         );
         let limit = Error::LimitExceeded {
-            what: "event bytes",
+            what: "event bytes".into(),
             limit: 10,
             actual: 11,
         };
         assert_eq!(limit.http_status(), http::StatusCode::PAYLOAD_TOO_LARGE);
         assert!(!limit.is_retriable());
+    }
+
+    #[test]
+    fn codes_parse_back_from_their_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(code.as_str().parse::<ErrorCode>(), Ok(code));
+        }
+        assert_eq!(
+            "conflict".parse::<ErrorCode>(),
+            Err(UnknownErrorCode("conflict".into()))
+        );
     }
 
     #[test]

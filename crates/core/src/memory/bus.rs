@@ -92,7 +92,7 @@ impl EventBus for MemoryBus {
         let size = book.encoded_len();
         if size > self.inner.max_message_bytes {
             return Err(Error::LimitExceeded {
-                what: "message bytes",
+                what: "message bytes".into(),
                 limit: self.inner.max_message_bytes as u64,
                 actual: size as u64,
             });

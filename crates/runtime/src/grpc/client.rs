@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use angzarr_core::error::wire::error_from_status;
 use angzarr_core::proto::command_handler_service_client::CommandHandlerServiceClient;
 use angzarr_core::proto::projector_service_client::ProjectorServiceClient;
 use angzarr_core::proto::saga_service_client::SagaServiceClient;
@@ -20,7 +21,6 @@ use angzarr_core::{Error, Result};
 use async_trait::async_trait;
 use tonic::transport::{Channel, Endpoint};
 
-use super::error_from_status;
 use crate::logic::{CommandHandler, Projector, Saga, Upcaster};
 
 /// How the runtime reaches one gRPC service.
@@ -75,12 +75,8 @@ impl GrpcTarget {
     {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => {
-                // tonic reports its own deadline as CANCELLED.
-                Err(Error::Timeout {
-                    what: self.name.clone(),
-                })
-            }
+            // tonic reports its own deadline as CANCELLED, which the decoding
+            // reads as a timeout.
             Ok(Err(status)) => Err(error_from_status(&self.name, status)),
             Err(_) => Err(Error::Timeout {
                 what: self.name.clone(),

@@ -1,0 +1,63 @@
+//! An error raised behind another host's `CommandHandlerCoordinatorService`
+//! reaches the caller of a [`DiscoveryRouter`] as the same error — variant,
+//! fields, message and retriability — over a real gRPC connection, for every
+//! variant. (A `SequenceConflict` used to come back as a `Rejected`.)
+//!
+//! Run with `cargo test -p angzarr-runtime --test grpc_errors`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use angzarr_core::memory::StaticDiscovery;
+use angzarr_core::proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
+use angzarr_core::proto::{CommandBook, CommandRequest, CommandResponse, Cover};
+use angzarr_core::{Error, Result};
+use angzarr_runtime::grpc::server::CoordinatorServer;
+use angzarr_runtime::{CommandRouter, DiscoveryRouter};
+use angzarr_testkit::errors::{every_variant, observed};
+use async_trait::async_trait;
+
+/// Fails each command with the next error of its list.
+#[derive(Debug)]
+struct Failing(Mutex<Vec<Error>>);
+
+#[async_trait]
+impl CommandRouter for Failing {
+    async fn send(&self, _: CommandRequest) -> Result<CommandResponse> {
+        Err(self.0.lock().unwrap().remove(0))
+    }
+}
+
+fn command() -> CommandRequest {
+    CommandRequest {
+        command: Some(CommandBook {
+            cover: Some(Cover {
+                domain: "cart".into(),
+                ..Default::default()
+            }),
+            pages: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn every_error_crosses_the_grpc_router_unchanged() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let failing = Arc::new(Failing(Mutex::new(every_variant())));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(CommandHandlerCoordinatorServiceServer::new(
+                CoordinatorServer::new(failing),
+            ))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let discovery = StaticDiscovery::new().with_aggregate("cart", url.parse().unwrap());
+    let router = DiscoveryRouter::new(None, Arc::new(discovery));
+    for expected in every_variant() {
+        let error = router.send(command()).await.unwrap_err();
+        assert_eq!(observed(&error), observed(&expected));
+    }
+}
