@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use angzarr_core::config::{Config, DiscoveryType, MessagingType, StorageType};
+use angzarr_core::config::{Config, DiscoveryType, MessagingType, RuntimeConfig, StorageType};
 use angzarr_core::memory::{MemoryBus, MemoryEventStore, MemoryFiringGuard, MemorySnapshotStore};
 use angzarr_core::{
     Error, EventBus, EventStore, FiringGuard, Result, ServiceDiscovery, SnapshotStore,
@@ -44,6 +44,8 @@ pub struct Adapters {
     pub discovery: Arc<dyn ServiceDiscovery>,
     /// Firing-guard lease and retention.
     pub policy: FiringPolicy,
+    /// The coordinators' settings (the `runtime` section).
+    pub runtime: RuntimeConfig,
     /// The Pub/Sub bus, when messaging is `gcp_pubsub` (for flushing and admin).
     #[cfg(feature = "cloudrun")]
     pub pubsub: Option<angzarr_bus_pubsub::PubSubBus>,
@@ -70,6 +72,7 @@ impl Adapters {
             guard,
             discovery: discovery(config)?,
             policy: FiringPolicy::from(&config.firing_guard),
+            runtime: config.runtime.clone(),
             #[cfg(feature = "cloudrun")]
             pubsub: messaging.pubsub,
             #[cfg(feature = "cloudrun")]

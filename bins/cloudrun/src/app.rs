@@ -40,8 +40,9 @@ pub struct App {
 }
 
 impl App {
-    /// Hosts `handlers` on `adapters`, with the coordinator settings of
-    /// `settings` (snapshots, state cache, command timeout).
+    /// Hosts `handlers` on `adapters`, with the coordinator settings of the
+    /// configuration's `runtime` section and the command timeout of
+    /// `settings`.
     pub fn new(adapters: Adapters, handlers: Handlers, settings: &ServerSettings) -> Result<Self> {
         let projector_dispatch = Arc::new(ProjectorDispatch::new(
             adapters.guard.clone(),
@@ -50,8 +51,7 @@ impl App {
         let mut builder =
             AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
                 .snapshots(adapters.snapshots.clone())
-                .snapshot_every(settings.snapshot_every)
-                .cache_states(settings.cache_states);
+                .runtime_config(&adapters.runtime);
         for (domain, handler) in &handlers.aggregates {
             builder = builder.handler(domain, handler.clone());
         }

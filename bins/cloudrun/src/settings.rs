@@ -8,8 +8,6 @@
 //!   port: 8080                 # PORT (set by Cloud Run) or ANGZARR_CLOUDRUN__PORT
 //!   host: 0.0.0.0              # ANGZARR_CLOUDRUN__HOST
 //!   shutdown_timeout_secs: 8   # after SIGTERM: in-flight requests get this long
-//!   snapshot_every: 100        # aggregates: a snapshot every N events (0: never)
-//!   cache_states: 10000        # aggregates: folded states kept per instance (0: none)
 //!   command_timeout_ms: 30000  # commands sent to another service over HTTP
 //! ```
 
@@ -35,10 +33,6 @@ pub struct ServerSettings {
     /// How long in-flight requests may run after SIGTERM (Cloud Run kills
     /// the instance 10 s after it).
     pub shutdown_timeout_secs: u64,
-    /// A snapshot every N events (0: only when a handler returns one).
-    pub snapshot_every: u32,
-    /// How many aggregates' folded states an instance keeps (0: none).
-    pub cache_states: usize,
     /// Deadline of a command sent to another service, in milliseconds.
     pub command_timeout_ms: u64,
 }
@@ -50,8 +44,6 @@ impl Default for ServerSettings {
             port: 8080,
             host: "0.0.0.0".to_owned(),
             shutdown_timeout_secs: 8,
-            snapshot_every: 100,
-            cache_states: 10_000,
             command_timeout_ms: 30_000,
         }
     }
@@ -145,13 +137,13 @@ mod tests {
     #[test]
     fn section_then_port_then_arguments() {
         let figment = Figment::new().merge(Yaml::string(
-            "cloudrun: { role: gateway, port: 9000, snapshot_every: 5 }",
+            "cloudrun: { role: gateway, port: 9000, command_timeout_ms: 5 }",
         ));
         let none: [&str; 0] = [];
         let settings = ServerSettings::load(&figment, None, none).unwrap();
         assert_eq!(settings.role, Role::Gateway);
         assert_eq!(settings.port, 9000);
-        assert_eq!(settings.snapshot_every, 5);
+        assert_eq!(settings.command_timeout_ms, 5);
         let settings = ServerSettings::load(&figment, Some("8081"), none).unwrap();
         assert_eq!(settings.port, 8081);
         let settings = ServerSettings::load(

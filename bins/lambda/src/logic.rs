@@ -28,7 +28,6 @@ pub struct Logic {
     projectors: Vec<Subscribed<dyn Projector>>,
     sagas: Vec<Subscribed<dyn Saga>>,
     types: Option<fn() -> Result<TypeRegistry>>,
-    snapshot_every: Option<u32>,
 }
 
 impl Logic {
@@ -63,27 +62,18 @@ impl Logic {
         self
     }
 
-    /// Stores a snapshot every `every` events.
-    pub fn snapshot_every(mut self, every: u32) -> Self {
-        self.snapshot_every = Some(every);
-        self
-    }
-
     /// The domains with a command handler here.
     pub fn domains(&self) -> Vec<String> {
         self.aggregates.iter().map(|(d, _)| d.clone()).collect()
     }
 
-    /// The aggregate pipeline over the adapters (states of warm aggregates
-    /// cached in process).
+    /// The aggregate pipeline over the adapters, with the configuration's
+    /// `runtime` settings (snapshots, state cache, merge retries).
     pub fn coordinator(&self, adapters: &Adapters) -> AggregateCoordinator {
         let mut builder =
             AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
                 .snapshots(adapters.snapshots.clone())
-                .cache_states(10_000);
-        if let Some(every) = self.snapshot_every {
-            builder = builder.snapshot_every(every);
-        }
+                .runtime_config(&adapters.config.runtime);
         for (domain, handler) in &self.aggregates {
             builder = builder.handler(domain, handler.clone());
         }

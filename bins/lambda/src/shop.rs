@@ -34,7 +34,6 @@ pub fn logic(adapters: &Adapters) -> Result<Logic> {
         .aggregate(cart::DOMAIN, Arc::new(cart::logic()))
         .aggregate(order::DOMAIN, Arc::new(order::logic()))
         .aggregate(fulfillment::DOMAIN, Arc::new(fulfillment::logic()))
-        .snapshot_every(100)
         .saga(Arc::new(sagas::checkout()), &[cart::DOMAIN])
         .saga(Arc::new(sagas::fulfillment()), &[order::DOMAIN])
         .types(types);

@@ -40,6 +40,8 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     /// Idempotency of triggers.
     pub firing_guard: FiringGuardConfig,
+    /// The coordinators' settings, the same on every host.
+    pub runtime: RuntimeConfig,
 }
 
 impl Config {
@@ -66,9 +68,11 @@ impl Config {
     }
 
     /// Extracts a configuration, turning figment's errors into [`Error::Config`]
-    /// naming the key.
+    /// naming the key, and checks the values that have bounds.
     pub fn from_figment(figment: Figment) -> Result<Self> {
-        figment.extract().map_err(config_error)
+        let config: Self = figment.extract().map_err(config_error)?;
+        config.runtime.merge_retry.validate()?;
+        Ok(config)
     }
 }
 
@@ -532,6 +536,87 @@ impl Default for FiringGuardConfig {
     }
 }
 
+/// The aggregate coordinators' settings (`runtime.*`), honoured by every
+/// host (Lambda, Cloud Run, the CLI).
+///
+/// ```yaml
+/// runtime:
+///   snapshot_every: 100      # a snapshot every N events (0: only when a handler returns one)
+///   cache_states: 10000      # folded states kept per process (0: none)
+///   merge_retry:             # commutative commands retried on a sequence conflict
+///     max_attempts: 10
+///     base_delay_ms: 2
+///     max_delay_ms: 200
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// A snapshot every N events of an aggregate's history (0: only when a
+    /// handler returns one).
+    pub snapshot_every: u32,
+    /// How many aggregates' folded states a process keeps between commands
+    /// (0: none).
+    pub cache_states: usize,
+    /// How conflicting commutative commands are retried.
+    pub merge_retry: MergeRetryConfig,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            snapshot_every: 100,
+            cache_states: 10_000,
+            merge_retry: MergeRetryConfig::default(),
+        }
+    }
+}
+
+/// Bounds of the retries of a commutative command that met a sequence
+/// conflict (`runtime.merge_retry.*`): jittered exponential backoff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MergeRetryConfig {
+    /// Attempts in all, the first included (at least 1).
+    pub max_attempts: u32,
+    /// The pause after the first failed attempt, in milliseconds, before jitter.
+    pub base_delay_ms: u64,
+    /// The longest pause, in milliseconds, before jitter.
+    pub max_delay_ms: u64,
+}
+
+impl Default for MergeRetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            base_delay_ms: 2,
+            max_delay_ms: 200,
+        }
+    }
+}
+
+impl MergeRetryConfig {
+    /// Checks the bounds: at least one attempt, and a base delay no longer
+    /// than the longest.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_attempts == 0 {
+            return Err(Error::config(
+                "runtime.merge_retry.max_attempts",
+                "must be at least 1 (the first attempt counts)",
+            ));
+        }
+        if self.base_delay_ms > self.max_delay_ms {
+            return Err(Error::config(
+                "runtime.merge_retry.base_delay_ms",
+                format!(
+                    "{} is longer than max_delay_ms ({})",
+                    self.base_delay_ms, self.max_delay_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 // figment::Jail's closures return figment's own (large) error type.
 #[allow(clippy::result_large_err)]
@@ -598,6 +683,41 @@ discovery: { type: env_urls, env_urls: { aggregates: { cart: "http://cart" } } }
             for value in allowed {
                 assert!(text.contains(value), "{text} should list {value}");
             }
+        }
+    }
+
+    #[test]
+    fn the_runtime_section_loads_and_checks_its_bounds() {
+        let config = Config::from_yaml("").unwrap();
+        assert_eq!(config.runtime, RuntimeConfig::default());
+        let config = Config::from_yaml(
+            "runtime: { snapshot_every: 0, cache_states: 5, merge_retry: { max_attempts: 3 } }",
+        )
+        .unwrap();
+        assert_eq!(config.runtime.snapshot_every, 0);
+        assert_eq!(config.runtime.cache_states, 5);
+        assert_eq!(config.runtime.merge_retry.max_attempts, 3);
+        assert_eq!(config.runtime.merge_retry.max_delay_ms, 200);
+        config.runtime.merge_retry.validate().unwrap();
+
+        let none = MergeRetryConfig {
+            max_attempts: 0,
+            ..Default::default()
+        };
+        match none.validate() {
+            Err(Error::Config { key, .. }) => assert_eq!(key, "runtime.merge_retry.max_attempts"),
+            other => panic!("{other:?}"),
+        }
+        let inverted = MergeRetryConfig {
+            base_delay_ms: 500,
+            ..Default::default()
+        };
+        assert!(inverted.validate().is_err());
+        // Loading checks the bounds too.
+        assert!(Config::from_yaml("runtime: { merge_retry: { max_attempts: 0 } }").is_err());
+        match Config::from_yaml("runtime: { snapshots_every: 10 }") {
+            Err(Error::Config { key, .. }) => assert!(key.contains("runtime"), "{key}"),
+            other => panic!("{other:?}"),
         }
     }
 

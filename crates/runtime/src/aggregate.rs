@@ -95,6 +95,15 @@ impl AggregateCoordinatorBuilder {
         self
     }
 
+    /// Applies the `runtime` section of the configuration: snapshot
+    /// interval, state cache size and merge retries — what every host
+    /// calls, so the coordinator behaves the same on each.
+    pub fn runtime_config(self, config: &angzarr_core::config::RuntimeConfig) -> Self {
+        self.snapshot_every(config.snapshot_every)
+            .cache_states(config.cache_states)
+            .retry(RetryPolicy::from(&config.merge_retry))
+    }
+
     /// Projectors run before the answer for `SYNC_MODE_SIMPLE` commands,
     /// through `dispatch` (so the bus delivery that follows is a duplicate).
     pub fn sync_projectors(
@@ -564,5 +573,56 @@ fn published_book(
         snapshot: None,
         pages,
         next_sequence: next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use angzarr_core::config::{MergeRetryConfig, RuntimeConfig};
+    use angzarr_core::memory::{MemoryBus, MemoryEventStore};
+
+    use super::*;
+
+    fn built(config: &RuntimeConfig) -> AggregateCoordinator {
+        AggregateCoordinator::builder(
+            Arc::new(MemoryEventStore::new()),
+            Arc::new(MemoryBus::new()),
+        )
+        .runtime_config(config)
+        .build()
+    }
+
+    #[test]
+    fn the_runtime_section_sets_snapshots_cache_and_retries() {
+        let coordinator = built(&RuntimeConfig {
+            snapshot_every: 7,
+            cache_states: 3,
+            merge_retry: MergeRetryConfig {
+                max_attempts: 4,
+                base_delay_ms: 5,
+                max_delay_ms: 50,
+            },
+        });
+        assert_eq!(coordinator.snapshot_every, Some(7));
+        assert!(coordinator.cache.is_some());
+        assert_eq!(
+            coordinator.retry,
+            RetryPolicy {
+                max_attempts: 4,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+            }
+        );
+
+        let off = built(&RuntimeConfig {
+            snapshot_every: 0,
+            cache_states: 0,
+            ..RuntimeConfig::default()
+        });
+        assert_eq!(off.snapshot_every, None);
+        assert!(off.cache.is_none());
+        assert_eq!(off.retry, RetryPolicy::default());
     }
 }

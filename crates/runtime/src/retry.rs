@@ -23,6 +23,16 @@ impl Default for RetryPolicy {
     }
 }
 
+impl From<&angzarr_core::config::MergeRetryConfig> for RetryPolicy {
+    fn from(config: &angzarr_core::config::MergeRetryConfig) -> Self {
+        Self {
+            max_attempts: config.max_attempts.max(1),
+            base_delay: Duration::from_millis(config.base_delay_ms),
+            max_delay: Duration::from_millis(config.max_delay_ms),
+        }
+    }
+}
+
 impl RetryPolicy {
     /// The pause after failed attempt `attempt` (0-based): doubling from
     /// `base_delay` up to `max_delay`, then scaled by a random factor in
