@@ -1,10 +1,11 @@
-//! [`PubSubBuilder`]: defaults < configuration section < environment < typed
-//! setters; `build()` is the one place settings are checked.
+//! [`PubSubBuilder`]: defaults < the configuration tree (file, Google's
+//! variables, `ANGZARR_*` variables) < typed setters; `build()` is the one
+//! place settings are checked.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use angzarr_core::config::PubSubConfig;
+use angzarr_core::config::{Config, PubSubConfig};
 use angzarr_core::{PayloadStore, Result};
 
 use crate::client;
@@ -16,7 +17,7 @@ use crate::publisher::PubSubBus;
 /// ```no_run
 /// # async fn demo() -> angzarr_core::Result<()> {
 /// use angzarr_bus_pubsub::PubSubBuilder;
-/// let bus = PubSubBuilder::from_env()
+/// let bus = PubSubBuilder::from_env()?
 ///     .with_project("my-project")
 ///     .with_endpoint("127.0.0.1:8085")
 ///     .build()
@@ -36,33 +37,14 @@ impl PubSubBuilder {
         Self::default()
     }
 
-    /// A builder from the environment:
-    /// `ANGZARR_MESSAGING__GCP_PUBSUB__{PROJECT,TOPIC_PREFIX,SUBSCRIPTION,ENDPOINT}`,
-    /// falling back to `GOOGLE_CLOUD_PROJECT` / `GCLOUD_PROJECT` for the
-    /// project and `PUBSUB_EMULATOR_HOST` for the endpoint.
-    pub fn from_env() -> Self {
-        Self::from_env_with(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-    }
-
-    fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Self {
-        const PREFIX: &str = "ANGZARR_MESSAGING__GCP_PUBSUB__";
-        let setting = |name: &str| var(&format!("{PREFIX}{name}"));
-        let mut settings = PubSubSettings::default();
-        if let Some(project) = setting("PROJECT")
-            .or_else(|| var("GOOGLE_CLOUD_PROJECT"))
-            .or_else(|| var("GCLOUD_PROJECT"))
-        {
-            settings.project = project;
-        }
-        if let Some(prefix) = setting("TOPIC_PREFIX") {
-            settings.topic_prefix = prefix;
-        }
-        settings.subscription = setting("SUBSCRIPTION");
-        settings.endpoint = setting("ENDPOINT").or_else(|| var("PUBSUB_EMULATOR_HOST"));
-        Self {
-            settings,
-            payloads: None,
-        }
+    /// A builder from the layered configuration ([`Config::load`]): the
+    /// `messaging.gcp_pubsub` section of the `ANGZARR_CONFIG` file and the
+    /// `ANGZARR_MESSAGING__GCP_PUBSUB__*` variables, with
+    /// `GOOGLE_CLOUD_PROJECT` / `GCLOUD_PROJECT` for the project and
+    /// `PUBSUB_EMULATOR_HOST` for the endpoint — the same tree
+    /// [`PubSubBuilder::from_config`] reads, so the two cannot disagree.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(&Config::load()?.messaging.gcp_pubsub))
     }
 
     /// A builder from the `messaging.gcp_pubsub` configuration section.
@@ -158,28 +140,9 @@ impl PubSubBuilder {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use angzarr_core::Error;
 
     use super::*;
-
-    #[test]
-    fn environment_fills_the_settings() {
-        let env: HashMap<&str, &str> = [
-            ("GOOGLE_CLOUD_PROJECT", "fallback"),
-            ("ANGZARR_MESSAGING__GCP_PUBSUB__PROJECT", "demo"),
-            ("ANGZARR_MESSAGING__GCP_PUBSUB__TOPIC_PREFIX", "ev-"),
-            ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
-        ]
-        .into();
-        let builder = PubSubBuilder::from_env_with(|n| env.get(n).map(|v| v.to_string()));
-        let settings = builder.settings();
-        assert_eq!(settings.project, "demo");
-        assert_eq!(settings.topic_prefix, "ev-");
-        assert_eq!(settings.endpoint.as_deref(), Some("127.0.0.1:8085"));
-        assert_eq!(settings.subscription, None);
-    }
 
     #[test]
     fn config_section_is_taken_over() {

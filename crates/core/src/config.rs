@@ -9,6 +9,12 @@
 //! discovery: { type: env_urls }
 //! ```
 //!
+//! Between the file and the `ANGZARR_*` variables sits one more layer: the
+//! variables Google's own tools read ([`WELL_KNOWN_VARS`]:
+//! `PUBSUB_EMULATOR_HOST`, `BIGTABLE_EMULATOR_HOST`, `GOOGLE_CLOUD_PROJECT`,
+//! `GCLOUD_PROJECT`), mapped onto their keys, so an adapter built from the
+//! tree honours them exactly as one built from the environment.
+//!
 //! Loading checks shapes only: an unknown `type`, an unknown key inside a
 //! section, or a value of the wrong kind fails with the key's name and what is
 //! allowed. Each adapter's builder validates the settings it uses.
@@ -57,6 +63,9 @@ impl Config {
         if let Ok(path) = std::env::var(CONFIG_FILE_VAR) {
             figment = figment.merge(Yaml::file_exact(check_file(&path)?));
         }
+        for (key, value) in well_known_values(|name| std::env::var(name).ok()) {
+            figment = figment.merge(Serialized::default(key, value));
+        }
         Ok(figment.merge(env_provider()))
     }
 
@@ -74,6 +83,30 @@ impl Config {
         config.runtime.merge_retry.validate()?;
         Ok(config)
     }
+}
+
+/// The variables Google's tools and client libraries read, and the key each
+/// sets, in rising precedence (`GOOGLE_CLOUD_PROJECT` wins over
+/// `GCLOUD_PROJECT`). They rank above the file and below `ANGZARR_*`.
+pub const WELL_KNOWN_VARS: &[(&str, &str)] = &[
+    ("GCLOUD_PROJECT", "messaging.gcp_pubsub.project"),
+    ("GCLOUD_PROJECT", "storage.gcp_bigtable.project"),
+    ("GOOGLE_CLOUD_PROJECT", "messaging.gcp_pubsub.project"),
+    ("GOOGLE_CLOUD_PROJECT", "storage.gcp_bigtable.project"),
+    ("PUBSUB_EMULATOR_HOST", "messaging.gcp_pubsub.endpoint"),
+    ("BIGTABLE_EMULATOR_HOST", "storage.gcp_bigtable.endpoint"),
+];
+
+/// The keys [`WELL_KNOWN_VARS`] set, with their values, in precedence order;
+/// empty variables are skipped.
+fn well_known_values(var: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, String)> {
+    WELL_KNOWN_VARS
+        .iter()
+        .filter_map(|(name, key)| {
+            let value = var(name).filter(|v| !v.trim().is_empty())?;
+            Some((*key, value))
+        })
+        .collect()
 }
 
 /// `ANGZARR_*` variables, with `__` separating nesting levels. Single-underscore
@@ -745,6 +778,40 @@ discovery: { type: env_urls, env_urls: { aggregates: { cart: "http://cart" } } }
             assert_eq!(config.storage.aws_dynamodb.table_name, "from-env");
             assert_eq!(config.messaging.kind, MessagingType::GcpPubsub);
             assert_eq!(config.messaging.gcp_pubsub.project, "1234");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn google_variables_fill_their_keys_below_angzarr_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "angzarr.yaml",
+                "messaging: { gcp_pubsub: { project: from-file, endpoint: 'file:1' } }",
+            )?;
+            jail.set_env("ANGZARR_CONFIG", "angzarr.yaml");
+            jail.set_env("GCLOUD_PROJECT", "old-name");
+            jail.set_env("GOOGLE_CLOUD_PROJECT", "proj");
+            jail.set_env("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085");
+            jail.set_env("BIGTABLE_EMULATOR_HOST", "127.0.0.1:8086");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.messaging.gcp_pubsub.project, "proj");
+            assert_eq!(config.storage.gcp_bigtable.project, "proj");
+            assert_eq!(
+                config.messaging.gcp_pubsub.endpoint.as_deref(),
+                Some("127.0.0.1:8085")
+            );
+            assert_eq!(
+                config.storage.gcp_bigtable.endpoint.as_deref(),
+                Some("127.0.0.1:8086")
+            );
+            // `ANGZARR_*` still wins.
+            jail.set_env("ANGZARR_MESSAGING__GCP_PUBSUB__ENDPOINT", "127.0.0.1:9999");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.messaging.gcp_pubsub.endpoint.as_deref(),
+                Some("127.0.0.1:9999")
+            );
             Ok(())
         });
     }

@@ -4,16 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use angzarr_core::config::BigtableConfig;
+use angzarr_core::config::{BigtableConfig, Config};
 use angzarr_core::{Error, Result};
 
 use crate::admin::TableNames;
 use crate::backend::BigtableBackend;
 use crate::client::{Client, ConnectOptions};
 
-/// Prefix of the environment variables [`Builder::from_env`] reads (the
-/// same names the figment config reads for `storage.gcp_bigtable.*`).
-pub const ENV_PREFIX: &str = "ANGZARR_STORAGE__GCP_BIGTABLE__";
 /// The default timeout of every call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -77,48 +74,13 @@ impl Builder {
         }
     }
 
-    /// Defaults overridden by `ANGZARR_STORAGE__GCP_BIGTABLE__{PROJECT,
-    /// INSTANCE, EVENTS_TABLE, SNAPSHOTS_TABLE, GUARD_TABLE,
-    /// RATE_LIMIT_TABLE, ENDPOINT}`; the project falls back to
-    /// `GOOGLE_CLOUD_PROJECT` and the endpoint to `BIGTABLE_EMULATOR_HOST`.
-    pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(format!("{ENV_PREFIX}{name}"))
-                .ok()
-                .filter(|v| !v.is_empty())
-        };
-        let mut builder = Self::new();
-        if let Some(project) = var("PROJECT").or_else(|| std::env::var("GOOGLE_CLOUD_PROJECT").ok())
-        {
-            builder.project = project;
-        }
-        if let Some(instance) = var("INSTANCE") {
-            builder.instance = instance;
-        }
-        if let Some(table) = var("EVENTS_TABLE") {
-            builder.events_table = table;
-        }
-        if let Some(table) = var("SNAPSHOTS_TABLE") {
-            builder.snapshots_table = table;
-        }
-        if let Some(table) = var("GUARD_TABLE") {
-            builder.guard_table = table;
-        }
-        if let Some(table) = var("RATE_LIMIT_TABLE") {
-            builder.rate_limit_table = table;
-        }
-        if let Some(profile) = var("APP_PROFILE") {
-            builder.app_profile = profile;
-        }
-        if let Some(ms) = var("TIMEOUT_MS").and_then(|ms| ms.trim().parse().ok()) {
-            builder.timeout = Duration::from_millis(ms);
-        }
-        builder.endpoint = var("ENDPOINT").or_else(|| {
-            std::env::var("BIGTABLE_EMULATOR_HOST")
-                .ok()
-                .filter(|v| !v.is_empty())
-        });
-        builder
+    /// Settings from the layered configuration ([`Config::load`]): the
+    /// `storage.gcp_bigtable` section of the `ANGZARR_CONFIG` file and the
+    /// `ANGZARR_STORAGE__GCP_BIGTABLE__*` variables, with
+    /// `GOOGLE_CLOUD_PROJECT` for the project and `BIGTABLE_EMULATOR_HOST`
+    /// for the endpoint — the same tree [`Builder::from_config`] reads.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(&Config::load()?.storage.gcp_bigtable))
     }
 
     /// The Google Cloud project id.

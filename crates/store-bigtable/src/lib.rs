@@ -26,7 +26,7 @@ mod rate;
 mod snapshots;
 
 pub use backend::BigtableBackend;
-pub use builder::{Builder, DEFAULT_TIMEOUT, ENV_PREFIX};
+pub use builder::{Builder, DEFAULT_TIMEOUT};
 pub use events::{BigtableEventStore, LIMITS};
 pub use guard::BigtableFiringGuard;
 pub use rate::BigtableRateLimiter;
