@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use angzarr_core::{Error, Result};
 use figment::Figment;
-use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
 
 use crate::role::Role;
@@ -57,17 +56,7 @@ impl ServerSettings {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut settings: Self = Figment::from(Serialized::defaults(Self::default()))
-            .merge(figment.focus("cloudrun"))
-            .extract()
-            .map_err(|e| {
-                let key = if e.path.is_empty() {
-                    "cloudrun".to_owned()
-                } else {
-                    format!("cloudrun.{}", e.path.join("."))
-                };
-                Error::config(key, e.kind.to_string())
-            })?;
+        let mut settings: Self = angzarr_core::config::section(figment, "cloudrun")?;
         if let Some(port) = port.filter(|p| !p.is_empty()) {
             settings.port = parse_port("PORT", port)?;
         }

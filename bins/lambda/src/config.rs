@@ -20,7 +20,6 @@ use angzarr_aws::TrustRoots;
 use angzarr_core::config::Config;
 use angzarr_core::{Error, Result};
 use figment::Figment;
-use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
 
 /// Settings of the Lambda functions.
@@ -82,17 +81,7 @@ impl LambdaConfig {
 
     /// Extracts the `lambda` section of `figment` over the defaults.
     pub fn from_figment(figment: &Figment) -> Result<Self> {
-        let config: Self = Figment::from(Serialized::defaults(Self::default()))
-            .merge(figment.focus("lambda"))
-            .extract()
-            .map_err(|e| {
-                let key = if e.path.is_empty() {
-                    "lambda".to_owned()
-                } else {
-                    format!("lambda.{}", e.path.join("."))
-                };
-                Error::config(key, e.kind.to_string())
-            })?;
+        let config: Self = angzarr_core::config::section(figment, "lambda")?;
         config.validate()?;
         Ok(config)
     }

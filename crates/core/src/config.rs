@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Yaml};
+use figment::{Figment, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -77,12 +77,84 @@ impl Config {
     }
 
     /// Extracts a configuration, turning figment's errors into [`Error::Config`]
-    /// naming the key, and checks the values that have bounds.
+    /// naming the key, refusing a top-level key that is no section of
+    /// [`SECTIONS`] (a misspelt `storage` must not fall back to memory), and
+    /// checking the values that have bounds.
     pub fn from_figment(figment: Figment) -> Result<Self> {
+        check_top_level_keys(&figment)?;
         let config: Self = figment.extract().map_err(config_error)?;
         config.runtime.merge_retry.validate()?;
         Ok(config)
     }
+}
+
+/// Every top-level section of the one configuration tree: the core model's,
+/// and those the hosts and adapters read with [`section`].
+pub const SECTIONS: &[&str] = &[
+    "storage",
+    "messaging",
+    "discovery",
+    "firing_guard",
+    "runtime",
+    "gateway",
+    "lambda",
+    "cloudrun",
+    "payload",
+    "push_auth",
+];
+
+/// Top-level keys that are not sections but single `ANGZARR_*` variables:
+/// the file's own name, and the discovery variables
+/// (`ANGZARR_AGGREGATE_<DOMAIN>`, `ANGZARR_PROJECTOR_<N>`,
+/// `ANGZARR_SAGA_<SOURCE>_<N>`, read by `angzarr-discovery-env`).
+const SINGLE_VARIABLES: &[&str] = &["config"];
+const SINGLE_VARIABLE_PREFIXES: &[&str] = &["aggregate_", "projector_", "saga_"];
+
+fn check_top_level_keys(figment: &Figment) -> Result<()> {
+    let data = figment.data().map_err(config_error)?;
+    for dict in data.values() {
+        for key in dict.keys() {
+            let known = SECTIONS.contains(&key.as_str())
+                || SINGLE_VARIABLES.contains(&key.as_str())
+                || SINGLE_VARIABLE_PREFIXES
+                    .iter()
+                    .any(|prefix| key.starts_with(prefix));
+            if !known {
+                let source = figment
+                    .find_metadata(key)
+                    .map(|m| format!(" (from {})", m.name))
+                    .unwrap_or_default();
+                return Err(Error::config(
+                    key.clone(),
+                    format!(
+                        "unknown section{source}; the sections are {}",
+                        SECTIONS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Extracts the top-level section `name` of `figment` over `T`'s defaults:
+/// the one loader of every host and adapter section (`gateway`, `lambda`,
+/// `cloudrun`, ...). An error names the key as `name.path`.
+pub fn section<T>(figment: &Figment, name: &str) -> Result<T>
+where
+    T: Default + Serialize + serde::de::DeserializeOwned,
+{
+    Figment::from(Serialized::defaults(T::default()))
+        .merge(figment.focus(name))
+        .extract()
+        .map_err(|e| {
+            let key = if e.path.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name}.{}", e.path.join("."))
+            };
+            Error::config(key, e.kind.to_string())
+        })
 }
 
 /// The variables Google's tools and client libraries read, and the key each
@@ -750,6 +822,51 @@ discovery: { type: env_urls, env_urls: { aggregates: { cart: "http://cart" } } }
         assert!(Config::from_yaml("runtime: { merge_retry: { max_attempts: 0 } }").is_err());
         match Config::from_yaml("runtime: { snapshots_every: 10 }") {
             Err(Error::Config { key, .. }) => assert!(key.contains("runtime"), "{key}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_misspelt_section_is_refused_not_ignored() {
+        match Config::from_yaml("storag: { type: redis }") {
+            Err(Error::Config { key, message }) => {
+                assert_eq!(key, "storag");
+                assert!(message.contains("unknown section"), "{message}");
+                assert!(message.contains("storage"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Host sections and the discovery variables are known.
+        Config::from_yaml("lambda: {}\ngateway: {}\ncloudrun: {}\naggregate_cart: http://x")
+            .unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ANGZARR_STORAGEE__TYPE", "redis");
+            let err = Config::load().unwrap_err().to_string();
+            assert!(err.contains("storagee"), "{err}");
+            assert!(err.contains("environment"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_section_loads_over_its_defaults_and_names_bad_keys() {
+        #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        struct Host {
+            port: u16,
+        }
+        let figment = Figment::new().merge(Yaml::string("cloudrun: { port: 9 }"));
+        assert_eq!(
+            section::<Host>(&figment, "cloudrun").unwrap(),
+            Host { port: 9 }
+        );
+        assert_eq!(
+            section::<Host>(&figment, "lambda").unwrap(),
+            Host::default()
+        );
+        let bad = Figment::new().merge(Yaml::string("cloudrun: { prot: 9 }"));
+        match section::<Host>(&bad, "cloudrun") {
+            Err(Error::Config { key, .. }) => assert_eq!(key, "cloudrun.prot"),
             other => panic!("{other:?}"),
         }
     }

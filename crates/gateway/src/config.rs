@@ -12,7 +12,6 @@
 use angzarr_core::config::Config;
 use angzarr_core::{Error, Result};
 use figment::Figment;
-use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
 
 /// The default request body limit: 1 MiB.
@@ -54,17 +53,7 @@ impl GatewayConfig {
 
     /// Extracts the `gateway` section of `figment` over the defaults.
     pub fn from_figment(figment: &Figment) -> Result<Self> {
-        Figment::from(Serialized::defaults(GatewayConfig::default()))
-            .merge(figment.focus("gateway"))
-            .extract()
-            .map_err(|e| {
-                let key = if e.path.is_empty() {
-                    "gateway".to_owned()
-                } else {
-                    format!("gateway.{}", e.path.join("."))
-                };
-                Error::config(key, e.kind.to_string())
-            })
+        angzarr_core::config::section(figment, "gateway")
     }
 
     /// Checks the values: limits above zero.

@@ -149,14 +149,12 @@ const TRIALS: usize = 100;
 /// winner, whose item is the one stored, in every one of 100 trials.
 ///
 /// Stock `moto_server` (threaded, no lock) fails this check: point the test
-/// at one with `ANGZARR_RACE_MOTO_PORT=PORT` to see it (docs/reliability.md
+/// at one with `MOTO_RACE_PORT=PORT` to see it (docs/reliability.md
 /// has the figures).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn moto_applies_conditional_writes_one_at_a_time() {
-    let port = match std::env::var("ANGZARR_RACE_MOTO_PORT") {
-        Ok(port) => port
-            .parse()
-            .expect("ANGZARR_RACE_MOTO_PORT is a port number"),
+    let port = match std::env::var("MOTO_RACE_PORT") {
+        Ok(port) => port.parse().expect("MOTO_RACE_PORT is a port number"),
         Err(_) => emulators::moto().await.port(),
     };
     let table = unique_name("race");
