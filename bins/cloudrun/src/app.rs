@@ -59,7 +59,7 @@ impl App {
             .projectors
             .iter()
             .filter(|p| p.synchronous)
-            .map(|p| p.projector.clone())
+            .map(|p| p.handler.clone())
             .collect();
         if !sync.is_empty() {
             builder = builder.sync_projectors(projector_dispatch.clone(), sync);

@@ -4,29 +4,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use angzarr_gateway::TypeRegistry;
+use angzarr_host::Subscribed;
 use angzarr_runtime::{CommandHandler, Projector, Saga};
 use axum::Router;
 
-/// A projector with the domains whose events it reads.
-#[derive(Clone, Debug)]
-pub struct ProjectorEntry {
-    /// The projector.
-    pub projector: Arc<dyn Projector>,
-    /// The source domains (one push subscription each).
-    pub domains: Vec<String>,
-    /// Also run before the answer of `SYNC_MODE_SIMPLE` commands in the
-    /// `all` role (the per-request topology).
-    pub synchronous: bool,
-}
+/// A projector with the domains whose events it reads (one push
+/// subscription each), and whether it also runs before the answer of
+/// `SYNC_MODE_SIMPLE` commands in the `all` role.
+pub type ProjectorEntry = Subscribed<dyn Projector>;
 
 /// A saga with the domains whose events it reads.
-#[derive(Clone, Debug)]
-pub struct SagaEntry {
-    /// The saga.
-    pub saga: Arc<dyn Saga>,
-    /// The source domains (one push subscription each).
-    pub domains: Vec<String>,
-}
+pub type SagaEntry = Subscribed<dyn Saga>;
 
 /// Everything a deployment's business logic consists of: command handlers
 /// by domain, projectors and sagas with their source domains, the message
@@ -71,11 +59,7 @@ impl Handlers {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.projectors.push(ProjectorEntry {
-            projector,
-            domains: domains.into_iter().map(Into::into).collect(),
-            synchronous: false,
-        });
+        self.projectors.push(Subscribed::new(projector, domains));
         self
     }
 
@@ -99,10 +83,7 @@ impl Handlers {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.sagas.push(SagaEntry {
-            saga,
-            domains: domains.into_iter().map(Into::into).collect(),
-        });
+        self.sagas.push(Subscribed::new(saga, domains));
         self
     }
 

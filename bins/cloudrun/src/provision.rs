@@ -62,7 +62,7 @@ pub async fn provision(
     };
     let mut wanted = Vec::new();
     for entry in handlers.projectors() {
-        let name = entry.projector.name();
+        let name = entry.handler.name();
         let endpoint = format!(
             "{}{}",
             targets.projectors.trim_end_matches('/'),
@@ -78,7 +78,7 @@ pub async fn provision(
         }
     }
     for entry in handlers.sagas() {
-        let name = entry.saga.name();
+        let name = entry.handler.name();
         let endpoint = format!("{}{}", targets.sagas.trim_end_matches('/'), saga_path(name));
         for domain in &entry.domains {
             wanted.push((domain.clone(), "saga", name.to_owned(), endpoint.clone()));

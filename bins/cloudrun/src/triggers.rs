@@ -84,7 +84,7 @@ pub(crate) fn projector_routes(
     let mut router = Router::new();
     for entry in entries {
         let entry = entry.clone();
-        let name = entry.projector.name().to_owned();
+        let name = entry.handler.name().to_owned();
         let (dispatch, stats, handler) = (dispatch.clone(), stats.clone(), name.clone());
         let receiver = PushReceiver::new(move |delivery: Delivery| {
             let (entry, dispatch, stats, name) = (
@@ -99,7 +99,7 @@ pub(crate) fn projector_routes(
                     return Ok(());
                 }
                 let outcome = dispatch
-                    .deliver(entry.projector.as_ref(), delivery.book)
+                    .deliver(entry.handler.as_ref(), delivery.book)
                     .await
                     .map(|guarded| match guarded {
                         Guarded::Done(_) => Guarded::Done(()),
@@ -123,7 +123,7 @@ pub(crate) fn saga_routes(
     let mut router = Router::new();
     for entry in entries {
         let entry = entry.clone();
-        let name = entry.saga.name().to_owned();
+        let name = entry.handler.name().to_owned();
         let (dispatch, stats, handler) = (dispatch.clone(), stats.clone(), name.clone());
         let receiver = PushReceiver::new(move |delivery: Delivery| {
             let (entry, dispatch, stats, name) = (
@@ -138,7 +138,7 @@ pub(crate) fn saga_routes(
                     return Ok(());
                 }
                 let outcome = dispatch
-                    .deliver(entry.saga.as_ref(), delivery.book)
+                    .deliver(entry.handler.as_ref(), delivery.book)
                     .await
                     .map(|guarded| match guarded {
                         Guarded::Done(outcome) => {

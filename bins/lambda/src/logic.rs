@@ -44,13 +44,15 @@ impl Logic {
 
     /// A projector fed the books of `domains` (empty: all).
     pub fn projector(mut self, projector: Arc<dyn Projector>, domains: &[&str]) -> Self {
-        self.projectors.push(Subscribed::new(projector, domains));
+        self.projectors
+            .push(Subscribed::new(projector, domains.iter().copied()));
         self
     }
 
     /// A saga fed the books of `domains` (empty: all).
     pub fn saga(mut self, saga: Arc<dyn Saga>, domains: &[&str]) -> Self {
-        self.sagas.push(Subscribed::new(saga, domains));
+        self.sagas
+            .push(Subscribed::new(saga, domains.iter().copied()));
         self
     }
 
@@ -143,18 +145,12 @@ impl Logic {
         .fifo(adapters.lambda.fifo);
         if projectors {
             for p in &self.projectors {
-                triggers = triggers.projector(Subscribed {
-                    handler: p.handler.clone(),
-                    domains: p.domains.clone(),
-                });
+                triggers = triggers.projector(p.clone());
             }
         }
         if sagas {
             for s in &self.sagas {
-                triggers = triggers.saga(Subscribed {
-                    handler: s.handler.clone(),
-                    domains: s.domains.clone(),
-                });
+                triggers = triggers.saga(s.clone());
             }
         }
         Ok(triggers)

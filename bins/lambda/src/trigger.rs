@@ -15,34 +15,12 @@ use std::sync::Arc;
 
 use angzarr_core::proto::EventBook;
 use angzarr_core::{AggregateKey, Error, FiringGuard, Result};
+pub use angzarr_host::Subscribed;
 use angzarr_runtime::dead_letter::DeadLetterSink;
 use angzarr_runtime::{
     CommandRouter, FiringPolicy, Guarded, Projector, ProjectorDispatch, Saga, SagaDispatch,
 };
 use serde_json::Value;
-
-/// A handler and the source domains it is subscribed to (empty: every domain).
-#[derive(Debug)]
-pub struct Subscribed<T: ?Sized> {
-    /// The handler.
-    pub handler: Arc<T>,
-    /// The domains whose books it receives.
-    pub domains: Vec<String>,
-}
-
-impl<T: ?Sized> Subscribed<T> {
-    /// `handler` receiving books of `domains` (empty: every domain).
-    pub fn new(handler: Arc<T>, domains: &[&str]) -> Self {
-        Self {
-            handler,
-            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
-        }
-    }
-
-    fn wants(&self, domain: &str) -> bool {
-        self.domains.is_empty() || self.domains.iter().any(|d| d == domain)
-    }
-}
 
 /// Delivers books to projectors and sagas.
 #[derive(Debug)]

@@ -173,7 +173,7 @@ async fn requests_per_command_and_per_delivery() {
     )
     .projector(Subscribed::new(
         Arc::new(OrderSummaryTable::new(client.clone(), read_model_table)),
-        &[order::DOMAIN],
+        [order::DOMAIN],
     ));
     dynamo_count.reset();
     triggers.deliver(books[0].clone()).await.unwrap();

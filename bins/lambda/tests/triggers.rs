@@ -117,7 +117,7 @@ fn triggers(projector: Arc<Counting>) -> Triggers {
         shop.coordinator.clone(),
         Arc::new(MemoryDeadLetters::new()),
     )
-    .projector(Subscribed::new(projector, &[cart::DOMAIN]))
+    .projector(Subscribed::new(projector, [cart::DOMAIN]))
 }
 
 #[tokio::test]

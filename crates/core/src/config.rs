@@ -89,7 +89,8 @@ impl Config {
 }
 
 /// Every top-level section of the one configuration tree: the core model's,
-/// and those the hosts and adapters read with [`section`].
+/// and those the hosts and adapters read with [`section`] (`business` is
+/// `angzarr-host`'s).
 pub const SECTIONS: &[&str] = &[
     "storage",
     "messaging",
@@ -101,6 +102,7 @@ pub const SECTIONS: &[&str] = &[
     "cloudrun",
     "payload",
     "push_auth",
+    "business",
 ];
 
 /// Top-level keys that are not sections but single `ANGZARR_*` variables:

@@ -1,0 +1,231 @@
+//! [`BusinessConfig`]: the configuration's `business` section, which names
+//! business logic served over gRPC, so that the stock binaries host a team's
+//! application in any language without a line of Rust.
+//!
+//! ```yaml
+//! business:
+//!   aggregates: { cart: { grpc: "http://127.0.0.1:50051" } }
+//!   projectors: { order-summary: { grpc: "http://127.0.0.1:50052", domains: [order, fulfillment] } }
+//!   sagas:      { fulfillment: { grpc: "http://127.0.0.1:50053", domains: [order] } }
+//!   upcaster:   { grpc: "http://127.0.0.1:50054" }
+//!   descriptors: /etc/angzarr/types.binpb   # FileDescriptorSet for the JSON API (optional)
+//!   timeout_ms: 10000                       # deadline of each call
+//! ```
+//!
+//! Each component is a service of the wire contract
+//! (`angzarr.CommandHandlerService`, `ProjectorService`, `SagaService`,
+//! `UpcasterService`) at a `grpc` URL (`http://` or `https://`). A projector
+//! or saga is known by its name (the map key), which is part of its
+//! firing-guard keys; `domains` lists its source domains (empty or absent:
+//! every domain).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use angzarr_core::{Error, Result};
+use angzarr_gateway::TypeRegistry;
+use angzarr_runtime::grpc::client::{
+    GrpcCommandHandler, GrpcProjector, GrpcSaga, GrpcTarget, GrpcUpcaster,
+};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::application::{Application, Types};
+
+/// The section's name in the configuration tree.
+pub const SECTION: &str = "business";
+
+/// The `business` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusinessConfig {
+    /// Command handlers by domain.
+    pub aggregates: BTreeMap<String, Component>,
+    /// Projectors by name.
+    pub projectors: BTreeMap<String, Subscriber>,
+    /// Sagas by name.
+    pub sagas: BTreeMap<String, Subscriber>,
+    /// The upcaster applied to every domain's events.
+    pub upcaster: Option<Component>,
+    /// A file holding an encoded `google.protobuf.FileDescriptorSet` with the
+    /// application's message types, for the JSON API.
+    pub descriptors: Option<PathBuf>,
+    /// Deadline of each call to a component, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        Self {
+            aggregates: BTreeMap::new(),
+            projectors: BTreeMap::new(),
+            sagas: BTreeMap::new(),
+            upcaster: None,
+            descriptors: None,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Where one component answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    /// The gRPC service's URL (`http://host:port` or `https://host`).
+    pub grpc: String,
+}
+
+/// A projector or saga: where it answers and what it reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscriber {
+    /// The gRPC service's URL.
+    pub grpc: String,
+    /// The source domains (empty: every domain).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Projectors only: also run before the answer of `SYNC_MODE_SIMPLE`
+    /// commands where the aggregates run.
+    #[serde(default)]
+    pub synchronous: bool,
+}
+
+impl BusinessConfig {
+    /// The `business` section of `figment` (see
+    /// [`angzarr_core::config::Config::figment`]).
+    pub fn from_figment(figment: &Figment) -> Result<Self> {
+        angzarr_core::config::section(figment, SECTION)
+    }
+
+    /// Whether the section names nothing.
+    pub fn is_empty(&self) -> bool {
+        self.aggregates.is_empty()
+            && self.projectors.is_empty()
+            && self.sagas.is_empty()
+            && self.upcaster.is_none()
+            && self.descriptors.is_none()
+    }
+
+    /// Adds every configured component to `app` (replacing one of the same
+    /// domain or name), connecting lazily: nothing is dialled until the first
+    /// call. Fails, naming the key, on a name that is empty, a URL that is
+    /// not `http(s)://host[:port]`, a saga marked `synchronous`, or a
+    /// descriptor file that cannot be read or is no `FileDescriptorSet`.
+    pub fn apply(&self, mut app: Application) -> Result<Application> {
+        if self.timeout_ms == 0 {
+            return Err(Error::config(
+                "business.timeout_ms",
+                "must be above 0 (milliseconds)",
+            ));
+        }
+        let timeout = Duration::from_millis(self.timeout_ms);
+        for (domain, component) in &self.aggregates {
+            let key = format!("business.aggregates.{domain}");
+            let target = self.target(&key, &format!("aggregate {domain}"), &component.grpc)?;
+            app = app.aggregate(
+                domain.clone(),
+                Arc::new(GrpcCommandHandler::new(target.with_timeout(timeout))),
+            );
+        }
+        for (name, subscriber) in &self.projectors {
+            let key = format!("business.projectors.{name}");
+            check_domains(&key, &subscriber.domains)?;
+            let target = self.target(&key, name, &subscriber.grpc)?;
+            let projector = Arc::new(GrpcProjector::new(target.with_timeout(timeout)));
+            app = if subscriber.synchronous {
+                app.sync_projector(projector, subscriber.domains.clone())
+            } else {
+                app.projector(projector, subscriber.domains.clone())
+            };
+        }
+        for (name, subscriber) in &self.sagas {
+            let key = format!("business.sagas.{name}");
+            check_domains(&key, &subscriber.domains)?;
+            if subscriber.synchronous {
+                return Err(Error::config(
+                    format!("{key}.synchronous"),
+                    "only projectors run synchronously",
+                ));
+            }
+            let target = self.target(&key, name, &subscriber.grpc)?;
+            app = app.saga(
+                Arc::new(GrpcSaga::new(target.with_timeout(timeout))),
+                subscriber.domains.clone(),
+            );
+        }
+        if let Some(component) = &self.upcaster {
+            let target = self.target("business.upcaster", "upcaster", &component.grpc)?;
+            app = app.upcaster(Arc::new(GrpcUpcaster::new(target.with_timeout(timeout))));
+        }
+        if let Some(path) = &self.descriptors {
+            app = app.types(Types::Built(read_descriptors(path)?));
+        }
+        Ok(app)
+    }
+
+    /// A lazily connected target for the component at `key`, after checking
+    /// its name and URL.
+    fn target(&self, key: &str, name: &str, url: &str) -> Result<GrpcTarget> {
+        if name.trim().is_empty() {
+            return Err(Error::config(key, "a component needs a name"));
+        }
+        check_url(&format!("{key}.grpc"), url)?;
+        GrpcTarget::new(name, url).map_err(|e| Error::config(format!("{key}.grpc"), e.to_string()))
+    }
+}
+
+fn check_domains(key: &str, domains: &[String]) -> Result<()> {
+    if domains.iter().any(|d| d.trim().is_empty()) {
+        return Err(Error::config(
+            format!("{key}.domains"),
+            "a source domain is empty (leave `domains` out to read every domain)",
+        ));
+    }
+    Ok(())
+}
+
+/// An `http://` or `https://` URL with a host and no path beyond `/`.
+fn check_url(key: &str, url: &str) -> Result<()> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Error::config(key, format!("`{url}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::config(
+            key,
+            format!(
+                "`{url}`: the scheme must be http or https, not `{}`",
+                parsed.scheme()
+            ),
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::config(key, format!("`{url}` has no host")));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() {
+        return Err(Error::config(
+            key,
+            format!("`{url}`: a gRPC service is addressed by scheme, host and port only"),
+        ));
+    }
+    Ok(())
+}
+
+/// The message types of an encoded `FileDescriptorSet` file.
+fn read_descriptors(path: &PathBuf) -> Result<TypeRegistry> {
+    const KEY: &str = "business.descriptors";
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::config(KEY, format!("cannot read `{}`: {e}", path.display())))?;
+    let mut registry = TypeRegistry::new();
+    registry.add_encoded(&bytes).map_err(|e| {
+        Error::config(
+            KEY,
+            format!(
+                "`{}` is not an encoded FileDescriptorSet (`protoc --include_imports \
+                 --descriptor_set_out`): {e}",
+                path.display()
+            ),
+        )
+    })?;
+    Ok(registry)
+}
