@@ -52,11 +52,11 @@ impl App {
             AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
                 .snapshots(adapters.snapshots.clone())
                 .runtime_config(&adapters.runtime);
-        for (domain, handler) in &handlers.aggregates {
+        for (domain, handler) in handlers.app.aggregates() {
             builder = builder.handler(domain, handler.clone());
         }
         let sync: Vec<_> = handlers
-            .projectors
+            .projectors()
             .iter()
             .filter(|p| p.synchronous)
             .map(|p| p.handler.clone())
@@ -142,7 +142,7 @@ impl App {
         };
         if role.runs_projectors() {
             router = router.merge(triggers::projector_routes(
-                &self.handlers.projectors,
+                self.handlers.projectors(),
                 self.projector_dispatch.clone(),
                 &self.stats,
                 self.push_auth.as_ref(),
@@ -167,7 +167,7 @@ impl App {
                 Arc::new(self.dead_letters.clone()),
             ));
             router = router.merge(triggers::saga_routes(
-                &self.handlers.sagas,
+                self.handlers.sagas(),
                 dispatch,
                 &self.stats,
                 self.push_auth.as_ref(),

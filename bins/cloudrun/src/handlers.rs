@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use angzarr_gateway::TypeRegistry;
-use angzarr_host::Subscribed;
+use angzarr_host::{Application, Subscribed};
 use angzarr_runtime::{CommandHandler, Projector, Saga};
 use axum::Router;
 
@@ -16,9 +16,10 @@ pub type ProjectorEntry = Subscribed<dyn Projector>;
 /// A saga with the domains whose events it reads.
 pub type SagaEntry = Subscribed<dyn Saga>;
 
-/// Everything a deployment's business logic consists of: command handlers
-/// by domain, projectors and sagas with their source domains, the message
-/// types the gateway reads as JSON, and extra routes (a read-model API).
+/// Everything a deployment's business logic consists of: the
+/// [`Application`] (command handlers by domain, projectors and sagas with
+/// their source domains), the message types the gateway reads as JSON, and
+/// extra routes (a read-model API).
 ///
 /// ```no_run
 /// # fn demo(cart: std::sync::Arc<dyn angzarr_runtime::CommandHandler>,
@@ -30,9 +31,7 @@ pub type SagaEntry = Subscribed<dyn Saga>;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Handlers {
-    pub(crate) aggregates: Vec<(String, Arc<dyn CommandHandler>)>,
-    pub(crate) projectors: Vec<ProjectorEntry>,
-    pub(crate) sagas: Vec<SagaEntry>,
+    pub(crate) app: Application,
     pub(crate) types: Option<TypeRegistry>,
     pub(crate) projector_routes: Option<Router>,
 }
@@ -49,7 +48,7 @@ impl Handlers {
         domain: impl Into<String>,
         handler: Arc<dyn CommandHandler>,
     ) -> Self {
-        self.aggregates.push((domain.into(), handler));
+        self.app = self.app.aggregate(domain, handler);
         self
     }
 
@@ -59,22 +58,19 @@ impl Handlers {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.projectors.push(Subscribed::new(projector, domains));
+        self.app = self.app.projector(projector, domains);
         self
     }
 
     /// A projector that, in the `all` role, also runs before the answer of
     /// `SYNC_MODE_SIMPLE` commands (the bus delivery after is then a duplicate).
-    pub fn sync_projector<I, S>(self, projector: Arc<dyn Projector>, domains: I) -> Self
+    pub fn sync_projector<I, S>(mut self, projector: Arc<dyn Projector>, domains: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut handlers = self.projector(projector, domains);
-        if let Some(entry) = handlers.projectors.last_mut() {
-            entry.synchronous = true;
-        }
-        handlers
+        self.app = self.app.sync_projector(projector, domains);
+        self
     }
 
     /// A saga reacting to the events of `domains`.
@@ -83,7 +79,7 @@ impl Handlers {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.sagas.push(Subscribed::new(saga, domains));
+        self.app = self.app.saga(saga, domains);
         self
     }
 
@@ -103,29 +99,22 @@ impl Handlers {
 
     /// The domains with a command handler.
     pub fn aggregate_domains(&self) -> Vec<String> {
-        self.aggregates.iter().map(|(d, _)| d.clone()).collect()
+        self.app.aggregate_domains()
     }
 
     /// The projectors.
     pub fn projectors(&self) -> &[ProjectorEntry] {
-        &self.projectors
+        self.app.projectors()
     }
 
     /// The sagas.
     pub fn sagas(&self) -> &[SagaEntry] {
-        &self.sagas
+        self.app.sagas()
     }
 
     /// Every domain events are published on: the aggregates' and the
     /// projectors' and sagas' sources.
     pub fn event_domains(&self) -> BTreeSet<String> {
-        let mut domains: BTreeSet<String> = self.aggregate_domains().into_iter().collect();
-        for entry in &self.projectors {
-            domains.extend(entry.domains.iter().cloned());
-        }
-        for entry in &self.sagas {
-            domains.extend(entry.domains.iter().cloned());
-        }
-        domains
+        self.app.event_domains()
     }
 }
