@@ -23,7 +23,7 @@ pub(crate) fn run(target: Target) -> Result<()> {
                 "run",
                 "--quiet",
                 "-p",
-                "angzarr-lambda",
+                "angzarr-example-shop-lambda",
                 "--example",
                 "demo",
             ])
@@ -34,7 +34,7 @@ pub(crate) fn run(target: Target) -> Result<()> {
                 "run",
                 "--quiet",
                 "-p",
-                "angzarr-cloudrun",
+                "angzarr-example-shop-cloudrun",
                 "--example",
                 "demo",
             ])

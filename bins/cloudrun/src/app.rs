@@ -20,9 +20,9 @@ use http::StatusCode;
 use crate::adapters::Adapters;
 use crate::handlers::Handlers;
 use crate::http_router::HttpCommandRouter;
-use crate::role::Role;
 use crate::settings::ServerSettings;
 use crate::triggers::{self, TriggerStats};
+use angzarr_host::{Role, Types};
 
 /// The business logic on its adapters; [`App::router`] gives each role's
 /// HTTP service. Build it once per process.
@@ -54,6 +54,9 @@ impl App {
                 .runtime_config(&adapters.runtime);
         for (domain, handler) in handlers.app.aggregates() {
             builder = builder.handler(domain, handler.clone());
+        }
+        if let Some(upcaster) = handlers.app.upcaster_handler() {
+            builder = builder.upcaster(upcaster.clone());
         }
         let sync: Vec<_> = handlers
             .projectors()
@@ -186,8 +189,8 @@ impl App {
             Gateway::builder(commands, EventQueries::new(self.adapters.store.clone()))
                 .readiness(probe)
                 .config(self.gateway_config.clone());
-        if let Some(types) = &self.handlers.types {
-            builder = builder.types(types.clone());
+        if !matches!(self.handlers.app.message_types(), Types::Contract) {
+            builder = builder.types(self.handlers.app.message_types().registry()?);
         }
         if let Some(domains) = domains {
             builder = builder.domains(domains);

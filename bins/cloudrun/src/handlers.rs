@@ -3,8 +3,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use angzarr_core::Result;
 use angzarr_gateway::TypeRegistry;
-use angzarr_host::{Application, Subscribed};
+use angzarr_host::{Application, Subscribed, Types};
 use angzarr_runtime::{CommandHandler, Projector, Saga};
 use axum::Router;
 
@@ -16,10 +17,9 @@ pub type ProjectorEntry = Subscribed<dyn Projector>;
 /// A saga with the domains whose events it reads.
 pub type SagaEntry = Subscribed<dyn Saga>;
 
-/// Everything a deployment's business logic consists of: the
-/// [`Application`] (command handlers by domain, projectors and sagas with
-/// their source domains), the message types the gateway reads as JSON, and
-/// extra routes (a read-model API).
+/// What a Cloud Run service hosts: the [`Application`] (command handlers by
+/// domain, projectors and sagas with their source domains, the message types
+/// the gateway reads as JSON) and extra routes (a read-model API).
 ///
 /// ```no_run
 /// # fn demo(cart: std::sync::Arc<dyn angzarr_runtime::CommandHandler>,
@@ -32,8 +32,16 @@ pub type SagaEntry = Subscribed<dyn Saga>;
 #[derive(Clone, Debug, Default)]
 pub struct Handlers {
     pub(crate) app: Application,
-    pub(crate) types: Option<TypeRegistry>,
     pub(crate) projector_routes: Option<Router>,
+}
+
+impl From<Application> for Handlers {
+    fn from(app: Application) -> Self {
+        Self {
+            app,
+            projector_routes: None,
+        }
+    }
 }
 
 impl Handlers {
@@ -86,8 +94,23 @@ impl Handlers {
     /// The message types the gateway reads and writes as JSON (default: the
     /// `angzarr` contract only; protobuf requests work with any type).
     pub fn types(mut self, registry: TypeRegistry) -> Self {
-        self.types = Some(registry);
+        self.app = self.app.types(Types::Built(registry));
         self
+    }
+
+    /// The application hosted.
+    pub fn application(&self) -> &Application {
+        &self.app
+    }
+
+    /// Replaces the application by what `change` makes of it (say, the
+    /// configuration's `business` section applied to it).
+    pub fn with_application(
+        mut self,
+        change: impl FnOnce(Application) -> Result<Application>,
+    ) -> Result<Self> {
+        self.app = change(self.app)?;
+        Ok(self)
     }
 
     /// Routes served wherever the projectors run (`projector-trigger` and

@@ -12,19 +12,14 @@
 //! * [`App::router`]: each role as an [`axum::Router`];
 //! * [`server::serve`]: listen on `PORT`, stop on SIGTERM, flush the publisher.
 //!
-//! The binary `angzarr-cloudrun` hosts the shop example ([`shop`]); a program
-//! of your own does the same with its own [`Handlers`]:
+//! The binary `angzarr-cloudrun` hosts what the configuration's `business`
+//! section names (gRPC services in any language). A Rust application links
+//! its logic in and calls [`run`] from its `main`, which applies every
+//! section the stock binary applies:
 //!
 //! ```no_run
-//! # async fn run(handlers: angzarr_cloudrun::Handlers) -> angzarr_core::Result<()> {
-//! use angzarr_cloudrun::{Adapters, App, ServerSettings, server};
-//! let settings = ServerSettings::from_process()?;
-//! let config = angzarr_core::config::Config::load()?;
-//! let adapters = Adapters::from_config(&config).await?;
-//! let app = App::new(adapters, handlers, &settings)?;
-//! let router = app.router(settings.role)?;
-//! let listener = server::bind(&settings.host, settings.port).await?;
-//! server::serve(listener, router, app.adapters(), settings.shutdown_timeout(), server::shutdown_signal()).await
+//! # async fn demo(cart: std::sync::Arc<dyn angzarr_runtime::CommandHandler>) -> std::process::ExitCode {
+//! angzarr_cloudrun::run(angzarr_host::Application::new().aggregate("cart", cart)).await
 //! # }
 //! ```
 
@@ -34,17 +29,16 @@ mod handlers;
 pub mod http_router;
 #[cfg(feature = "cloudrun")]
 pub mod provision;
-mod role;
+mod run;
 pub mod server;
 mod settings;
-#[cfg(feature = "shop")]
-pub mod shop;
 pub mod triggers;
 
 pub use adapters::{Adapters, MESSAGING_TYPES, STORAGE_TYPES};
+pub use angzarr_host::Role;
 pub use app::App;
 pub use handlers::{Handlers, ProjectorEntry, SagaEntry};
 pub use http_router::HttpCommandRouter;
-pub use role::Role;
+pub use run::{run, try_run};
 pub use settings::ServerSettings;
 pub use triggers::{Counts, TriggerStats};

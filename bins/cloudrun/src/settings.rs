@@ -1,10 +1,11 @@
-//! The server's own settings: the `cloudrun` section of the Angzarr
-//! configuration (`ANGZARR_CLOUDRUN__*`), Cloud Run's `PORT`, and the
-//! command line (`--role`, `--port`), in rising precedence.
+//! The server's own settings: the role (the top-level `role` key,
+//! `ANGZARR_ROLE`) and the `cloudrun` section of the Angzarr configuration
+//! (`ANGZARR_CLOUDRUN__*`), Cloud Run's `PORT`, and the command line
+//! (`--role`, `--port`), in rising precedence.
 //!
 //! ```yaml
+//! role: all                    # ANGZARR_ROLE: gateway | aggregate | projector-trigger | saga-trigger | all
 //! cloudrun:
-//!   role: all                  # ANGZARR_CLOUDRUN__ROLE: gateway | aggregate | projector-trigger | saga-trigger | all
 //!   port: 8080                 # PORT (set by Cloud Run) or ANGZARR_CLOUDRUN__PORT
 //!   host: 0.0.0.0              # ANGZARR_CLOUDRUN__HOST
 //!   shutdown_timeout_secs: 8   # after SIGTERM: in-flight requests get this long
@@ -17,13 +18,14 @@ use angzarr_core::{Error, Result};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::role::Role;
+use angzarr_host::Role;
 
 /// Settings of the HTTP server and of the hosted coordinators.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
-    /// The role this service plays.
+    /// The role this service plays (the top-level `role` key, default `all`).
+    #[serde(skip)]
     pub role: Role,
     /// The port to listen on.
     pub port: u16,
@@ -49,14 +51,16 @@ impl Default for ServerSettings {
 }
 
 impl ServerSettings {
-    /// The `cloudrun` section of `figment` (see [`angzarr_core::config::Config::figment`]),
-    /// then `port` (Cloud Run's `PORT`, when given), then the arguments.
+    /// The `role` key and `cloudrun` section of `figment` (see
+    /// [`angzarr_core::config::Config::figment`]), then `port` (Cloud Run's
+    /// `PORT`, when given), then the arguments.
     pub fn load<I, S>(figment: &Figment, port: Option<&str>, args: I) -> Result<Self>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let mut settings: Self = angzarr_core::config::section(figment, "cloudrun")?;
+        settings.role = Role::from_figment(figment)?.unwrap_or(Role::All);
         if let Some(port) = port.filter(|p| !p.is_empty()) {
             settings.port = parse_port("PORT", port)?;
         }
@@ -126,7 +130,7 @@ mod tests {
     #[test]
     fn section_then_port_then_arguments() {
         let figment = Figment::new().merge(Yaml::string(
-            "cloudrun: { role: gateway, port: 9000, command_timeout_ms: 5 }",
+            "{ role: gateway, cloudrun: { port: 9000, command_timeout_ms: 5 } }",
         ));
         let none: [&str; 0] = [];
         let settings = ServerSettings::load(&figment, None, none).unwrap();
@@ -147,11 +151,11 @@ mod tests {
     #[test]
     fn wrong_values_name_their_key() {
         let none: [&str; 0] = [];
-        let bad = Figment::new().merge(Yaml::string("cloudrun: { role: worker }"));
+        let bad = Figment::new().merge(Yaml::string("role: worker"));
         let err = ServerSettings::load(&bad, None, none)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("cloudrun.role"), "{err}");
+        assert!(err.contains("role") && err.contains("worker"), "{err}");
         let err = ServerSettings::load(&Figment::new(), Some("http"), none)
             .unwrap_err()
             .to_string();

@@ -52,7 +52,6 @@ fn env() -> Vec<(&'static str, String)> {
         ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
         ("LANG", "en_US.UTF-8".into()),
         ("TZ", ":UTC".into()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "bench".into()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
@@ -74,14 +73,16 @@ fn env() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// One cold start of `binary` with `extra` variables, in microseconds.
-fn cold_start(binary: &Path, extra: &[(&str, &str)]) -> u128 {
+/// One cold start of `binary` as the function `name` (the role it plays)
+/// with `extra` variables, in microseconds.
+fn cold_start(name: &str, binary: &Path, extra: &[(&str, &str)]) -> u128 {
     let (address, polled) = runtime_api();
     let started = Instant::now();
     let mut child = Command::new(binary)
         .env_clear()
         .envs(env())
         .env("AWS_LAMBDA_RUNTIME_API", &address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
         .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -129,8 +130,10 @@ fn main() {
     for (name, binary) in binaries {
         let measure = |extra: &[(&str, &str)]| {
             // One unmeasured start warms the page cache, as a provisioned host has it.
-            let _ = cold_start(&binary, extra);
-            let mut times: Vec<u128> = (0..runs).map(|_| cold_start(&binary, extra)).collect();
+            let _ = cold_start(name, &binary, extra);
+            let mut times: Vec<u128> = (0..runs)
+                .map(|_| cold_start(name, &binary, extra))
+                .collect();
             times.sort_unstable();
             times
         };

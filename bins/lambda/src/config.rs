@@ -8,7 +8,6 @@
 //!   invoke_endpoint: http://127.0.0.1:9000     # ANGZARR_LAMBDA__INVOKE_ENDPOINT (cargo lambda watch)
 //!   region: us-east-1                          # ANGZARR_LAMBDA__REGION (else AWS_REGION)
 //!   in_process: false                          # ANGZARR_LAMBDA__IN_PROCESS: gateway/saga run aggregates themselves
-//!   read_model_table: angzarr-order-summaries  # ANGZARR_LAMBDA__READ_MODEL_TABLE (the shop's projector)
 //!   fifo: false                                # ANGZARR_LAMBDA__FIFO: triggers stop at the first failure
 //!   trust_roots: amazon                        # ANGZARR_LAMBDA__TRUST_ROOTS: amazon | system (the SDK's HTTPS roots)
 //!   ca_cert_file: /var/task/proxy-ca.pem       # ANGZARR_LAMBDA__CA_CERT_FILE: more roots, PEM
@@ -39,8 +38,6 @@ pub struct LambdaConfig {
     /// Run the aggregates in this process instead of invoking the aggregate
     /// function (the gateway, and the saga trigger for saga commands).
     pub in_process: bool,
-    /// The DynamoDB table of the shop's `order-summary` read model.
-    pub read_model_table: String,
     /// Treat every trigger batch as ordered (FIFO queue, Kinesis): stop at
     /// the first failed record. FIFO queues are also detected by their ARN.
     pub fifo: bool,
@@ -64,7 +61,6 @@ impl Default for LambdaConfig {
             invoke_endpoint: None,
             region: None,
             in_process: false,
-            read_model_table: "angzarr-order-summaries".into(),
             fifo: false,
             trust_roots: TrustRoots::Amazon,
             ca_cert_file: None,
@@ -137,7 +133,6 @@ mod tests {
         assert_eq!(config.function_for("cart"), Some("cart-fn"));
         assert_eq!(config.function_for("order"), Some("agg"));
         assert!(config.in_process);
-        assert_eq!(config.read_model_table, "angzarr-order-summaries");
     }
 
     #[test]

@@ -9,22 +9,32 @@
 //! | `projector-trigger` | SQS, Kinesis | projectors through the firing guard; `batchItemFailures` |
 //! | `saga-trigger` | SQS, Kinesis | sagas through the firing guard, their commands to the aggregate function |
 //!
-//! The binaries host the shop example ([`shop::logic`]); a deployment of its
-//! own logic writes four `main`s like those in `src/bin/` with its own
-//! [`Logic`]. Adapters come from the configuration ([`Adapters`]), chosen by
-//! cargo features: `lambda` (default: DynamoDB, SNS/SQS), `kinesis`, `redis`.
+//! Each function hosts an [`angzarr_host::Application`]: the stock binaries
+//! (`src/bin/`) host exactly what the configuration's `business` section
+//! names (gRPC services in any language); a Rust application links its logic
+//! in and calls [`run`] (or [`run_with`]) from one `main`:
+//!
+//! ```no_run
+//! # async fn demo(cart: std::sync::Arc<dyn angzarr_runtime::CommandHandler>) -> angzarr_lambda::roles::RunResult {
+//! angzarr_lambda::run(angzarr_host::Application::new().aggregate("cart", cart)).await
+//! # }
+//! ```
+//!
+//! The role comes from `ANGZARR_ROLE` or, without it, the function's name
+//! (`shop-aggregate` plays `aggregate`), so one binary serves every role.
+//! Adapters come from the configuration ([`Adapters`]), chosen by cargo
+//! features: `lambda` (default: DynamoDB, SNS/SQS), `kinesis`, `redis`.
 
 pub mod adapters;
 pub mod aws;
 pub mod config;
+pub mod host;
 pub mod invoke;
-pub mod logic;
 pub mod roles;
-pub mod shop;
 pub mod trigger;
 
 pub use adapters::Adapters;
 pub use config::LambdaConfig;
 pub use invoke::{AggregateAnswer, AggregateInvocation, LambdaRouter};
-pub use logic::Logic;
+pub use roles::{run, run_with};
 pub use trigger::{DeliveryReport, Subscribed, Triggers};

@@ -1,25 +1,30 @@
-//! The four functions. Each builds its adapters and logic once per process
-//! (before the first `next` poll of the Runtime API) and reuses them for
-//! every invocation:
+//! The four roles of a Lambda function, and [`run`], which picks one. Each
+//! builds its adapters and application once per process (before the first
+//! `next` poll of the Runtime API) and reuses them for every invocation:
 //!
-//! * [`run_gateway`]: API Gateway HTTP API (v2) / function URL events through
-//!   the gateway router (`lambda_http`);
-//! * [`run_aggregate`]: an [`crate::invoke::AggregateInvocation`] in, an
+//! * [`Role::Gateway`]: API Gateway HTTP API (v2) / function URL events
+//!   through the gateway router (`lambda_http`);
+//! * [`Role::Aggregate`]: an [`crate::invoke::AggregateInvocation`] in, an
 //!   [`crate::invoke::AggregateAnswer`] out;
-//! * [`run_projector_trigger`] and [`run_saga_trigger`]: SQS or Kinesis
+//! * [`Role::ProjectorTrigger`] and [`Role::SagaTrigger`]: SQS or Kinesis
 //!   events in, `batchItemFailures` out.
 
 use std::sync::Arc;
 
-use angzarr_core::Result;
+use angzarr_core::config::Config;
+use angzarr_core::{Error, Result};
+use angzarr_host::{Application, BusinessConfig, Role};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::adapters::Adapters;
-use crate::logic::Logic;
+use crate::host;
 
 /// What every `main` returns.
 pub type RunResult = std::result::Result<(), lambda_runtime::Error>;
+
+/// The variable Lambda sets to the function's name.
+pub const FUNCTION_NAME_VAR: &str = "AWS_LAMBDA_FUNCTION_NAME";
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_tracing() {
@@ -34,61 +39,133 @@ pub fn init_tracing() {
         .try_init();
 }
 
-async fn prepare(
-    build: impl FnOnce(&Adapters) -> Result<Logic>,
-) -> Result<(&'static Adapters, Logic)> {
+/// Serves `app`, plus whatever the configuration's `business` section names,
+/// in the role the configuration gives (`ANGZARR_ROLE`) or, without one, the
+/// role the function's name ends with (`shop-aggregate` → `aggregate`).
+///
+/// ```no_run
+/// # async fn demo(cart: std::sync::Arc<dyn angzarr_runtime::CommandHandler>) -> angzarr_lambda::roles::RunResult {
+/// angzarr_lambda::run(angzarr_host::Application::new().aggregate("cart", cart)).await
+/// # }
+/// ```
+pub async fn run(app: Application) -> RunResult {
+    run_with(move |_| Ok(app)).await
+}
+
+/// [`run`] with an application built from the function's adapters (say, a
+/// projector writing to the DynamoDB client the store uses).
+pub async fn run_with(build: impl FnOnce(&Adapters) -> Result<Application>) -> RunResult {
     init_tracing();
+    let figment = Config::figment()?;
+    let function = std::env::var(FUNCTION_NAME_VAR).ok();
+    let role = resolve_role(Role::from_figment(&figment)?, function.as_deref())?;
     let adapters = Adapters::shared().await?;
-    let logic = build(adapters)?;
-    Ok((adapters, logic))
+    let app = BusinessConfig::from_figment(&figment)?.apply(build(adapters)?)?;
+    tracing::info!(%role, aggregates = ?app.aggregate_domains(), "angzarr-lambda starting");
+    serve(role, app, adapters).await
 }
 
-/// The gateway function.
-pub async fn run_gateway(build: impl FnOnce(&Adapters) -> Result<Logic>) -> RunResult {
-    let (adapters, logic) = prepare(build).await?;
-    let app = logic.gateway(adapters).await?;
-    lambda_http::run(app).await
-}
-
-/// The aggregate function.
-pub async fn run_aggregate(build: impl FnOnce(&Adapters) -> Result<Logic>) -> RunResult {
-    let (adapters, logic) = prepare(build).await?;
-    let coordinator = Arc::new(logic.coordinator(adapters));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let coordinator = coordinator.clone();
-        async move {
-            let answer = crate::invoke::handle_invocation(&coordinator, event.payload).await;
-            Ok::<_, lambda_runtime::Error>(answer)
+/// The role of a function: the configured one, else the one its name ends
+/// with. `all` is refused: a Lambda function receives one kind of event.
+pub fn resolve_role(configured: Option<Role>, function: Option<&str>) -> Result<Role> {
+    let role = match (configured, function) {
+        (Some(role), _) => role,
+        (None, Some(name)) => Role::from_function_name(name).ok_or_else(|| {
+            Error::config(
+                angzarr_host::role::KEY,
+                format!(
+                    "function `{name}` does not end with a role name; set ANGZARR_ROLE to \
+                     gateway, aggregate, projector-trigger or saga-trigger"
+                ),
+            )
+        })?,
+        (None, None) => {
+            return Err(Error::config(
+                angzarr_host::role::KEY,
+                format!(
+                    "no role: set ANGZARR_ROLE (gateway, aggregate, projector-trigger, \
+                     saga-trigger) or {FUNCTION_NAME_VAR}"
+                ),
+            ));
         }
-    }))
-    .await
+    };
+    if role == Role::All {
+        return Err(all_refused());
+    }
+    Ok(role)
 }
 
-async fn run_trigger(
-    build: impl FnOnce(&Adapters) -> Result<Logic>,
-    projectors: bool,
-    sagas: bool,
-) -> RunResult {
-    let (adapters, logic) = prepare(build).await?;
-    let triggers = Arc::new(logic.triggers(adapters, projectors, sagas).await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let triggers = triggers.clone();
-        async move {
-            triggers
-                .handle_event(event.payload)
-                .await
-                .map_err(lambda_runtime::Error::from)
+fn all_refused() -> Error {
+    Error::config(
+        angzarr_host::role::KEY,
+        "`all` is a Cloud Run role; a Lambda function plays gateway, aggregate, \
+         projector-trigger or saga-trigger",
+    )
+}
+
+/// Runs the Lambda Runtime API loop of `role` for `app`.
+pub async fn serve(role: Role, app: Application, adapters: &'static Adapters) -> RunResult {
+    match role {
+        Role::Gateway => lambda_http::run(host::gateway(&app, adapters).await?).await,
+        Role::Aggregate => {
+            let coordinator = Arc::new(host::coordinator(&app, adapters));
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let coordinator = coordinator.clone();
+                async move {
+                    let answer =
+                        crate::invoke::handle_invocation(&coordinator, event.payload).await;
+                    Ok::<_, lambda_runtime::Error>(answer)
+                }
+            }))
+            .await
         }
-    }))
-    .await
+        Role::ProjectorTrigger | Role::SagaTrigger => {
+            let sagas = role == Role::SagaTrigger;
+            let triggers = Arc::new(host::triggers(&app, adapters, !sagas, sagas).await?);
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let triggers = triggers.clone();
+                async move {
+                    triggers
+                        .handle_event(event.payload)
+                        .await
+                        .map_err(lambda_runtime::Error::from)
+                }
+            }))
+            .await
+        }
+        Role::All => Err(all_refused().into()),
+    }
 }
 
-/// The projector trigger function.
-pub async fn run_projector_trigger(build: impl FnOnce(&Adapters) -> Result<Logic>) -> RunResult {
-    run_trigger(build, true, false).await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The saga trigger function.
-pub async fn run_saga_trigger(build: impl FnOnce(&Adapters) -> Result<Logic>) -> RunResult {
-    run_trigger(build, false, true).await
+    #[test]
+    fn the_configured_role_wins_over_the_function_name() {
+        assert_eq!(
+            resolve_role(Some(Role::Gateway), Some("shop-aggregate")).unwrap(),
+            Role::Gateway
+        );
+        assert_eq!(
+            resolve_role(None, Some("shop-aggregate")).unwrap(),
+            Role::Aggregate
+        );
+    }
+
+    #[test]
+    fn no_role_or_all_is_refused_naming_the_key() {
+        for (configured, function) in [
+            (None, Some("billing")),
+            (None, None),
+            (Some(Role::All), Some("aggregate")),
+        ] {
+            let err = resolve_role(configured, function).unwrap_err().to_string();
+            assert!(err.contains("role"), "{err}");
+            assert!(
+                err.contains("ANGZARR_ROLE") || err.contains("Cloud Run"),
+                "{err}"
+            );
+        }
+    }
 }

@@ -106,10 +106,11 @@ pub const SECTIONS: &[&str] = &[
 ];
 
 /// Top-level keys that are not sections but single `ANGZARR_*` variables:
-/// the file's own name, and the discovery variables
+/// the file's own name, the role a process plays (`ANGZARR_ROLE`, read by
+/// `angzarr-host`), and the discovery variables
 /// (`ANGZARR_AGGREGATE_<DOMAIN>`, `ANGZARR_PROJECTOR_<N>`,
 /// `ANGZARR_SAGA_<SOURCE>_<N>`, read by `angzarr-discovery-env`).
-const SINGLE_VARIABLES: &[&str] = &["config"];
+const SINGLE_VARIABLES: &[&str] = &["config", "role"];
 const SINGLE_VARIABLE_PREFIXES: &[&str] = &["aggregate_", "projector_", "saga_"];
 
 fn check_top_level_keys(figment: &Figment) -> Result<()> {

@@ -21,6 +21,8 @@
 
 mod application;
 mod business;
+pub mod role;
 
 pub use application::{Application, Subscribed, Types};
 pub use business::{BusinessConfig, Component, SECTION, Subscriber};
+pub use role::Role;

@@ -1,8 +1,9 @@
-//! The `aggregate` function, hosting the shop example.
-//!
-//! Locally: `cargo lambda watch` in `bins/lambda`, then invoke `aggregate`.
+//! The stock `aggregate` function: hosts what the configuration's `business`
+//! section names. Every stock binary is the same program (the role comes from
+//! `ANGZARR_ROLE` or the function's name); one per role so that `cargo
+//! lambda watch` and a deployment package name each function's binary.
 
 #[tokio::main]
 async fn main() -> angzarr_lambda::roles::RunResult {
-    angzarr_lambda::roles::run_aggregate(angzarr_lambda::shop::logic).await
+    angzarr_lambda::run(angzarr_host::Application::new()).await
 }

@@ -52,6 +52,16 @@ impl GrpcTarget {
         })
     }
 
+    /// A target over a channel made elsewhere (say, one connecting over a
+    /// Unix socket), named `name` in errors and logs.
+    pub fn from_channel(name: impl Into<String>, channel: Channel) -> Self {
+        Self {
+            name: name.into(),
+            channel,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
     /// Sets the deadline of each call.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

@@ -2,7 +2,7 @@
 //! Bigtable emulators, printing each step.
 //!
 //! ```sh
-//! cargo run -p angzarr-cloudrun --example demo
+//! cargo run -p angzarr-example-shop-cloudrun --example demo
 //! ```
 //!
 //! Starts both emulators (through `angzarr_testkit`), creates the tables,
@@ -15,12 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use angzarr_cloudrun::provision::{PushTargets, provision};
-use angzarr_cloudrun::{Adapters, App, Role, ServerSettings, server, shop};
+use angzarr_cloudrun::{Adapters, App, Role, ServerSettings, server};
 use angzarr_core::config::{Config, MessagingType, StorageType};
 use angzarr_core::proto::{CommandRequest, CommandResponse, EventBook};
 use angzarr_core::{EventBus, LoadRange};
 use angzarr_example_shop::proto::{AddItem, Checkout, ConfirmPayment, Ship};
 use angzarr_example_shop::summary::OrderSummaries;
+use angzarr_example_shop_cloudrun as shop;
 use angzarr_testkit::emulators::{self, unique_name};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -1,10 +1,10 @@
-//! The shop example (`angzarr-example-shop`) as the hosted business logic:
-//! `cart`, `order` and `fulfillment` aggregates, the `checkout` and
-//! `fulfillment` sagas and the `order-summary` projector, plus a small query
-//! API over the projector's read model.
+//! # angzarr-example-shop-cloudrun
 //!
-//! To host your own logic instead, build a [`Handlers`] the same way in your
-//! own `main` (see the crate README).
+//! The shop example (`angzarr-example-shop`) on Cloud Run, written the way a
+//! team writes its own service: the `cart`, `order` and `fulfillment`
+//! aggregates, the `checkout` and `fulfillment` sagas and the
+//! `order-summary` projector, plus a small query API over the projector's
+//! read model, served by [`angzarr_cloudrun::run`] (`src/main.rs`).
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
 
-use crate::handlers::Handlers;
+use angzarr_cloudrun::Handlers;
 
 /// The encoded `FileDescriptorSet` of the shop's messages (`shop.*`).
 pub const SHOP_FILE_DESCRIPTOR_SET: &[u8] = angzarr_example_shop::proto::FILE_DESCRIPTOR_SET;

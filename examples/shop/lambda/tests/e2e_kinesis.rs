@@ -7,7 +7,7 @@
 //! streams to the triggers as `aws:kinesis` events, every event delivered
 //! twice.
 //!
-//! Run: `cargo test -p angzarr-lambda --features kinesis --test e2e_kinesis`
+//! Run: `cargo test -p angzarr-example-shop-lambda --features kinesis --test e2e_kinesis`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;

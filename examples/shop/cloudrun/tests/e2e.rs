@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use angzarr_cloudrun::provision::{PushTargets, provision};
-use angzarr_cloudrun::{Adapters, App, Role, ServerSettings, shop};
+use angzarr_cloudrun::{Adapters, App, Role, ServerSettings};
 use angzarr_core::config::{Config, MessagingType, StorageType};
 use angzarr_core::proto::EventBook;
 use angzarr_example_shop::proto::{
     AddItem, CheckedOut, Checkout, ConfirmPayment, OrderSummary, Ship,
 };
 use angzarr_example_shop::summary::OrderSummaries;
+use angzarr_example_shop_cloudrun as shop;
 use angzarr_testkit::emulators::{self, unique_name};
 use http::StatusCode;
 

@@ -1,7 +1,7 @@
 //! Requests per command and per trigger delivery, counted with an SDK
 //! interceptor against moto (the pieces the functions run, in process).
 //!
-//! Run: `cargo test -p angzarr-lambda --test round_trips -- --nocapture`
+//! Run: `cargo test -p angzarr-example-shop-lambda --test round_trips -- --nocapture`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use angzarr_core::proto::CommandRequest;
 use angzarr_core::{EventBus, Subscription};
 use angzarr_example_shop::proto::{AddItem, Checkout, ConfirmPayment};
 use angzarr_example_shop::{cart, order};
-use angzarr_lambda::shop::read_model::{OrderSummaryTable, create_table};
+use angzarr_example_shop_lambda::read_model::{OrderSummaryTable, create_table};
 use angzarr_lambda::{Subscribed, Triggers};
 use angzarr_runtime::authoring::command;
 use angzarr_runtime::{AggregateCoordinator, FiringPolicy, MemoryDeadLetters};

@@ -7,13 +7,13 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use angzarr_cloudrun::{Adapters, App, Role, ServerSettings, shop};
+use angzarr_cloudrun::{Adapters, App, Role, ServerSettings};
 use angzarr_core::config::Config;
 use angzarr_core::proto::{CommandRequest, CommandResponse, SyncMode};
 use angzarr_example_shop::proto::{AddItem, CheckedOut, Checkout, ConfirmPayment, LineItem};
 use angzarr_example_shop::summary::OrderSummaries;
+use angzarr_example_shop_cloudrun as shop;
 use http::StatusCode;
 use prost::Message;
 
@@ -234,47 +234,4 @@ async fn the_all_role_runs_sagas_and_synchronous_projectors_in_process() {
     assert_eq!(status, StatusCode::OK);
     let summary: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(summary["status"], "ORDER_STATUS_PAID");
-}
-
-#[tokio::test]
-async fn the_binary_serves_and_stops_on_sigterm_after_flushing() {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_angzarr-cloudrun"))
-        .args(["--role", "all"])
-        .env("PORT", port.to_string())
-        .env("ANGZARR_CLOUDRUN__HOST", "127.0.0.1")
-        .env_remove("ANGZARR_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let live = format!("http://127.0.0.1:{port}/health/live");
-    eventually(Duration::from_secs(30), "the binary answering", || async {
-        let request = http::Request::get(&live)
-            .body(http_body_util::Full::default())
-            .unwrap();
-        client()
-            .request(request)
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-    })
-    .await;
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("the binary stops after SIGTERM")
-        .unwrap();
-    assert!(output.status.success(), "{:?}", output.status);
-    let logs = String::from_utf8_lossy(&output.stdout);
-    assert!(logs.contains("SIGTERM received"), "{logs}");
-    assert!(logs.contains("publisher flushed"), "{logs}");
 }

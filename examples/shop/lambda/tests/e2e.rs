@@ -4,7 +4,7 @@
 //! event-source poller feeding the queues to the triggers as SQS events,
 //! every record delivered twice.
 //!
-//! Run: `cargo test -p angzarr-lambda --test e2e`
+//! Run: `cargo test -p angzarr-example-shop-lambda --test e2e`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;

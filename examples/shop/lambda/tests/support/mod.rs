@@ -24,7 +24,7 @@ use angzarr_core::proto::event_page::Payload;
 use angzarr_core::proto::{CommandRequest, CommandResponse, EventPage};
 use angzarr_core::{AggregateKey, EventStore, EventStoreExt};
 use angzarr_example_shop::proto::OrderSummary;
-use angzarr_lambda::shop::read_model::{OrderSummaryTable, create_table};
+use angzarr_example_shop_lambda::read_model::{OrderSummaryTable, create_table};
 use angzarr_runtime::authoring::command;
 use angzarr_store_dynamodb::{DynamoDb, TableNames, create_tables};
 use anyhow::{Context, bail};
@@ -99,6 +99,9 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The shop's function names are its binaries' names: the role after this.
+pub const FUNCTION_PREFIX: &str = "shop-";
+
 impl Functions {
     /// Creates the DynamoDB tables named after `prefix` on the moto server
     /// at `endpoint` (the read-model table only when `with_read_model`) and
@@ -152,9 +155,15 @@ impl Functions {
                 tables.rate_limits.clone(),
             ),
             ("ANGZARR_STORAGE__AWS_DYNAMODB__ENDPOINT", endpoint.clone()),
-            ("ANGZARR_LAMBDA__AGGREGATE_FUNCTION", "aggregate".to_owned()),
+            (
+                "ANGZARR_LAMBDA__AGGREGATE_FUNCTION",
+                format!("{FUNCTION_PREFIX}aggregate"),
+            ),
             ("ANGZARR_LAMBDA__INVOKE_ENDPOINT", invoke.clone()),
-            ("ANGZARR_LAMBDA__READ_MODEL_TABLE", read_model_table.clone()),
+            (
+                angzarr_example_shop_lambda::READ_MODEL_TABLE_VAR,
+                read_model_table.clone(),
+            ),
             (
                 "ANGZARR_GATEWAY__MAX_BODY_BYTES",
                 MAX_BODY_BYTES.to_string(),
@@ -162,7 +171,7 @@ impl Functions {
         ];
         env.extend(messaging);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let tmp = dir.join("../../target/tmp");
+        let tmp = dir.join("../../../target/tmp");
         std::fs::create_dir_all(&tmp)?;
         let env_file = tmp.join(format!("{prefix}.env"));
         let mut file = std::fs::File::create(&env_file)?;
@@ -239,12 +248,15 @@ impl Functions {
         Ok(())
     }
 
-    /// Invokes `function` with `payload` through the Runtime API emulator.
-    pub async fn invoke(&self, function: &str, payload: &Value) -> anyhow::Result<Value> {
+    /// Invokes the shop's function of `role` (binary `shop-{role}`, which
+    /// plays the role its name ends with) with `payload` through the Runtime
+    /// API emulator.
+    pub async fn invoke(&self, role: &str, payload: &Value) -> anyhow::Result<Value> {
+        let function = format!("{FUNCTION_PREFIX}{role}");
         let output = self
             .lambda
             .invoke()
-            .function_name(function)
+            .function_name(&function)
             .payload(Blob::new(serde_json::to_vec(payload)?))
             .send()
             .await

@@ -1,0 +1,129 @@
+//! How each role builds its pieces from the [`Application`] a deployment
+//! hosts and the function's [`Adapters`].
+//!
+//! The handlers are the `angzarr_runtime` traits, so they can be Rust linked
+//! in ([`angzarr_runtime::authoring`]) or gRPC services in any language named
+//! by the configuration's `business` section ([`angzarr_host::BusinessConfig`]).
+
+use std::sync::Arc;
+
+use angzarr_core::Result;
+use angzarr_core::config::DiscoveryType;
+use angzarr_gateway::{Gateway, GatewayConfig};
+use angzarr_host::{Application, Types};
+use angzarr_runtime::{
+    AggregateCoordinator, CommandRouter, DiscoveryRouter, EventQueries, FiringPolicy,
+    MemoryDeadLetters,
+};
+
+use crate::adapters::Adapters;
+use crate::invoke::LambdaRouter;
+use crate::trigger::Triggers;
+
+/// The aggregate pipeline of `app`'s command handlers over the adapters,
+/// with the configuration's `runtime` settings (snapshots, state cache,
+/// merge retries).
+pub fn coordinator(app: &Application, adapters: &Adapters) -> AggregateCoordinator {
+    let mut builder = AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
+        .snapshots(adapters.snapshots.clone())
+        .runtime_config(&adapters.config.runtime);
+    for (domain, handler) in app.aggregates() {
+        builder = builder.handler(domain, handler.clone());
+    }
+    if let Some(upcaster) = app.upcaster_handler() {
+        builder = builder.upcaster(upcaster.clone());
+    }
+    builder.build()
+}
+
+/// Where commands go from the gateway and the saga trigger: `app`'s
+/// aggregates in this process with `lambda.in_process`, else the aggregate
+/// functions, else the aggregate services of `discovery.env_urls` (gRPC).
+pub async fn router(app: &Application, adapters: &Adapters) -> Result<Arc<dyn CommandRouter>> {
+    let config = &adapters.lambda;
+    let mut router = LambdaRouter::new(
+        config.clone(),
+        LambdaRouter::client(config, &adapters.sdk_configs).await,
+    );
+    if config.in_process {
+        router = router.with_local(Arc::new(coordinator(app, adapters)));
+    }
+    if adapters.config.discovery.kind == DiscoveryType::EnvUrls {
+        let discovery =
+            angzarr_discovery_env::Builder::from_config(&adapters.config.discovery.env_urls)
+                .with_env()
+                .build()?;
+        if !discovery.aggregates().is_empty() {
+            router =
+                router.with_fallback(Arc::new(DiscoveryRouter::new(None, Arc::new(discovery))));
+        }
+    }
+    Ok(Arc::new(router))
+}
+
+/// The gateway's HTTP API (settings from the `gateway` section; the hosted
+/// domains when it names none).
+pub async fn gateway(app: &Application, adapters: &Adapters) -> Result<axum::Router> {
+    let mut config = GatewayConfig::load()?;
+    if config.domains.is_empty() {
+        config.domains = app.aggregate_domains();
+    }
+    let mut builder = Gateway::builder(
+        router(app, adapters).await?,
+        EventQueries::new(adapters.store.clone()),
+    )
+    .config(config);
+    if !matches!(app.message_types(), Types::Contract) {
+        builder = builder.types(app.message_types().registry()?);
+    }
+    builder.build()
+}
+
+/// The trigger of `app`'s projectors (`projectors`) or sagas (`sagas`).
+pub async fn triggers(
+    app: &Application,
+    adapters: &Adapters,
+    projectors: bool,
+    sagas: bool,
+) -> Result<Triggers> {
+    let router = if sagas {
+        router(app, adapters).await?
+    } else {
+        Arc::new(NoCommands) as Arc<dyn CommandRouter>
+    };
+    let mut triggers = Triggers::new(
+        adapters.guard.clone(),
+        FiringPolicy::from(&adapters.config.firing_guard),
+        router,
+        Arc::new(MemoryDeadLetters::new()),
+    )
+    .fifo(adapters.lambda.fifo);
+    if projectors {
+        for p in app.projectors() {
+            triggers = triggers.projector(p.clone());
+        }
+    }
+    if sagas {
+        for s in app.sagas() {
+            triggers = triggers.saga(s.clone());
+        }
+    }
+    Ok(triggers)
+}
+
+/// The projector trigger sends no commands.
+#[derive(Debug)]
+struct NoCommands;
+
+#[async_trait::async_trait]
+impl CommandRouter for NoCommands {
+    async fn send(
+        &self,
+        _request: angzarr_core::proto::CommandRequest,
+    ) -> Result<angzarr_core::proto::CommandResponse> {
+        Err(angzarr_core::Error::Unsupported {
+            backend: "projector trigger".into(),
+            operation: "sending commands".into(),
+        })
+    }
+}
