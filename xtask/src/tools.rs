@@ -42,17 +42,31 @@ pub(crate) fn ensure() -> Result<OsString> {
         None => missing.push(Kind::Redis.install_hint().to_owned()),
     }
 
-    // The shop's Python cart service (polyglot business logic) needs grpcio.
-    let grpc_present = || runs("python3", &["-c", "import grpc, grpc_tools"], &path);
+    // The shop's Python services (examples/shop-python) need grpcio, its
+    // code generator and its health service.
+    let grpc_present = || {
+        runs(
+            "python3",
+            &["-c", "import grpc, grpc_tools, grpc_health.v1.health"],
+            &path,
+        )
+    };
     if !grpc_present() {
-        println!("python grpcio / grpcio-tools not found: installing them with pip");
-        pip_install(&["grpcio", "grpcio-tools"]);
+        println!(
+            "python grpcio / grpcio-tools / grpcio-health-checking not found: installing them with pip"
+        );
+        pip_install(&["grpcio", "grpcio-tools", "grpcio-health-checking"]);
     }
     if grpc_present() {
-        report("grpcio", Path::new("python3"), "(grpcio, grpcio-tools)");
+        report(
+            "grpcio",
+            Path::new("python3"),
+            "(grpcio, grpcio-tools, grpcio-health-checking)",
+        );
     } else {
         missing.push(
-            "python3 with grpcio and grpcio-tools: `python3 -m pip install grpcio grpcio-tools`"
+            "python3 with grpcio, grpcio-tools and grpcio-health-checking: \
+             `python3 -m pip install -r examples/shop-python/requirements.txt`"
                 .to_owned(),
         );
     }

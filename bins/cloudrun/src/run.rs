@@ -43,6 +43,8 @@ pub async fn try_run(handlers: Handlers) -> Result<()> {
     let config = Config::from_figment(figment.clone())?;
     let handlers =
         handlers.with_application(|app| BusinessConfig::from_figment(&figment)?.apply(app))?;
+    // Business logic the service runs beside it serves before the first request.
+    handlers.application().start(settings.role).await?;
     let adapters = Adapters::from_config(&config).await?;
     let mut app = App::new(adapters, handlers, &settings)?
         .with_gateway_config(GatewayConfig::from_figment(&figment)?);

@@ -61,6 +61,8 @@ pub async fn run_with(build: impl FnOnce(&Adapters) -> Result<Application>) -> R
     let role = resolve_role(Role::from_figment(&figment)?, function.as_deref())?;
     let adapters = Adapters::shared().await?;
     let app = BusinessConfig::from_figment(&figment)?.apply(build(adapters)?)?;
+    // Business logic the function runs beside it serves before the first poll.
+    app.start(role).await?;
     tracing::info!(%role, aggregates = ?app.aggregate_domains(), "angzarr-lambda starting");
     serve(role, app, adapters).await
 }

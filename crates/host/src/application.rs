@@ -8,6 +8,33 @@ use angzarr_core::Result;
 use angzarr_gateway::TypeRegistry;
 use angzarr_runtime::{CommandHandler, Projector, Saga, Upcaster};
 
+use crate::child::ChildProcess;
+use crate::role::Role;
+
+/// What part of an application a component is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A command handler.
+    Aggregate,
+    /// A projector.
+    Projector,
+    /// A saga.
+    Saga,
+    /// The upcaster.
+    Upcaster,
+}
+
+impl Kind {
+    /// Whether a process playing `role` calls components of this kind.
+    pub fn used_by(self, role: Role) -> bool {
+        match self {
+            Kind::Aggregate | Kind::Upcaster => role.runs_aggregates(),
+            Kind::Projector => role.runs_projectors(),
+            Kind::Saga => role.runs_sagas(),
+        }
+    }
+}
+
 /// A handler and the source domains whose books it receives (empty: every
 /// domain).
 #[derive(Debug)]
@@ -108,6 +135,7 @@ pub struct Application {
     sagas: Vec<Subscribed<dyn Saga>>,
     upcaster: Option<Arc<dyn Upcaster>>,
     types: Types,
+    children: Vec<(Kind, Arc<ChildProcess>)>,
 }
 
 impl Default for Application {
@@ -125,6 +153,7 @@ impl Application {
             sagas: Vec::new(),
             upcaster: None,
             types: Types::Contract,
+            children: Vec::new(),
         }
     }
 
@@ -193,6 +222,36 @@ impl Application {
     pub fn types(mut self, types: Types) -> Self {
         self.types = types;
         self
+    }
+
+    /// A process the host starts and supervises, serving a component of
+    /// `kind` (the configuration's `command` components are added so).
+    pub fn child(mut self, kind: Kind, child: Arc<ChildProcess>) -> Self {
+        self.add_child(kind, child);
+        self
+    }
+
+    pub(crate) fn add_child(&mut self, kind: Kind, child: Arc<ChildProcess>) {
+        self.children.push((kind, child));
+    }
+
+    /// The processes the host starts, with the kind of component each serves.
+    pub fn children(&self) -> &[(Kind, Arc<ChildProcess>)] {
+        &self.children
+    }
+
+    /// Starts, all at once, the processes of the components `role` calls,
+    /// and waits until each answers its health check; the others start on
+    /// their first call. Call it before serving the first request: a
+    /// process that cannot start fails with the configuration key.
+    pub async fn start(&self, role: Role) -> Result<()> {
+        let starting = self
+            .children
+            .iter()
+            .filter(|(kind, _)| kind.used_by(role))
+            .map(|(_, child)| child.start());
+        futures::future::try_join_all(starting).await?;
+        Ok(())
     }
 
     /// The command handlers, by domain, in the order added.

@@ -10,14 +10,26 @@
 //!   upcaster:   { grpc: "http://127.0.0.1:50054" }
 //!   descriptors: /etc/angzarr/types.binpb   # FileDescriptorSet for the JSON API (optional)
 //!   timeout_ms: 10000                       # deadline of each call
+//!   start_timeout_ms: 30000                 # how long a started command may take to serve
 //! ```
 //!
 //! Each component is a service of the wire contract
 //! (`angzarr.CommandHandlerService`, `ProjectorService`, `SagaService`,
-//! `UpcasterService`) at a `grpc` URL (`http://` or `https://`). A projector
-//! or saga is known by its name (the map key), which is part of its
-//! firing-guard keys; `domains` lists its source domains (empty or absent:
-//! every domain).
+//! `UpcasterService`), either at a `grpc` URL (`http://` or `https://`) or
+//! started by the host itself from a `command`, reached over a Unix socket
+//! (see [`crate::ChildProcess`]) — the way business logic runs beside a
+//! Lambda function:
+//!
+//! ```yaml
+//! business:
+//!   aggregates:
+//!     cart: { command: ["python3", "-m", "shop_services", "cart"], socket: auto, env: { LOG_LEVEL: info } }
+//! ```
+//!
+//! `socket` is `auto` (a fresh path in the temporary directory, the default)
+//! or a path; the process finds it in `ANGZARR_SOCKET`. A projector or saga
+//! is known by its name (the map key), which is part of its firing-guard
+//! keys; `domains` lists its source domains (empty or absent: every domain).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,7 +44,8 @@ use angzarr_runtime::grpc::client::{
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::application::{Application, Types};
+use crate::application::{Application, Kind, Types};
+use crate::child::ChildProcess;
 
 /// The section's name in the configuration tree.
 pub const SECTION: &str = "business";
@@ -54,6 +67,9 @@ pub struct BusinessConfig {
     pub descriptors: Option<PathBuf>,
     /// Deadline of each call to a component, in milliseconds.
     pub timeout_ms: u64,
+    /// How long a component started from a `command` may take to answer its
+    /// health check, in milliseconds.
+    pub start_timeout_ms: u64,
 }
 
 impl Default for BusinessConfig {
@@ -65,31 +81,53 @@ impl Default for BusinessConfig {
             upcaster: None,
             descriptors: None,
             timeout_ms: 10_000,
+            start_timeout_ms: 30_000,
         }
     }
 }
 
-/// Where one component answers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Where one component answers: a `grpc` URL, or a `command` the host starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Component {
     /// The gRPC service's URL (`http://host:port` or `https://host`).
-    pub grpc: String,
+    pub grpc: Option<String>,
+    /// The program and arguments the host starts instead.
+    pub command: Vec<String>,
+    /// With `command`: `auto` (default) or the path of the Unix socket.
+    pub socket: Option<String>,
+    /// With `command`: variables added to the process's environment.
+    pub env: BTreeMap<String, String>,
 }
 
 /// A projector or saga: where it answers and what it reads.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Subscriber {
     /// The gRPC service's URL.
-    pub grpc: String,
+    pub grpc: Option<String>,
+    /// The program and arguments the host starts instead.
+    pub command: Vec<String>,
+    /// With `command`: `auto` (default) or the path of the Unix socket.
+    pub socket: Option<String>,
+    /// With `command`: variables added to the process's environment.
+    pub env: BTreeMap<String, String>,
     /// The source domains (empty: every domain).
-    #[serde(default)]
     pub domains: Vec<String>,
     /// Projectors only: also run before the answer of `SYNC_MODE_SIMPLE`
     /// commands where the aggregates run.
-    #[serde(default)]
     pub synchronous: bool,
+}
+
+impl Subscriber {
+    fn component(&self) -> Component {
+        Component {
+            grpc: self.grpc.clone(),
+            command: self.command.clone(),
+            socket: self.socket.clone(),
+            env: self.env.clone(),
+        }
+    }
 }
 
 impl BusinessConfig {
@@ -109,21 +147,31 @@ impl BusinessConfig {
     }
 
     /// Adds every configured component to `app` (replacing one of the same
-    /// domain or name), connecting lazily: nothing is dialled until the first
-    /// call. Fails, naming the key, on a name that is empty, a URL that is
-    /// not `http(s)://host[:port]`, a saga marked `synchronous`, or a
-    /// descriptor file that cannot be read or is no `FileDescriptorSet`.
+    /// domain or name), connecting lazily: nothing is dialled or started
+    /// until the first call or [`Application::start`]. Fails, naming the
+    /// key, on a name that is empty, a component with neither or both of
+    /// `grpc` and `command`, a URL that is not `http(s)://host[:port]`, a
+    /// saga marked `synchronous`, or a descriptor file that cannot be read or
+    /// is no `FileDescriptorSet`.
     pub fn apply(&self, mut app: Application) -> Result<Application> {
-        if self.timeout_ms == 0 {
-            return Err(Error::config(
-                "business.timeout_ms",
-                "must be above 0 (milliseconds)",
-            ));
+        for (key, value) in [
+            ("business.timeout_ms", self.timeout_ms),
+            ("business.start_timeout_ms", self.start_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(Error::config(key, "must be above 0 (milliseconds)"));
+            }
         }
         let timeout = Duration::from_millis(self.timeout_ms);
         for (domain, component) in &self.aggregates {
             let key = format!("business.aggregates.{domain}");
-            let target = self.target(&key, &format!("aggregate {domain}"), &component.grpc)?;
+            let target = self.target(
+                &mut app,
+                Kind::Aggregate,
+                &key,
+                &format!("aggregate {domain}"),
+                component,
+            )?;
             app = app.aggregate(
                 domain.clone(),
                 Arc::new(GrpcCommandHandler::new(target.with_timeout(timeout))),
@@ -132,7 +180,13 @@ impl BusinessConfig {
         for (name, subscriber) in &self.projectors {
             let key = format!("business.projectors.{name}");
             check_domains(&key, &subscriber.domains)?;
-            let target = self.target(&key, name, &subscriber.grpc)?;
+            let target = self.target(
+                &mut app,
+                Kind::Projector,
+                &key,
+                name,
+                &subscriber.component(),
+            )?;
             let projector = Arc::new(GrpcProjector::new(target.with_timeout(timeout)));
             app = if subscriber.synchronous {
                 app.sync_projector(projector, subscriber.domains.clone())
@@ -149,14 +203,20 @@ impl BusinessConfig {
                     "only projectors run synchronously",
                 ));
             }
-            let target = self.target(&key, name, &subscriber.grpc)?;
+            let target = self.target(&mut app, Kind::Saga, &key, name, &subscriber.component())?;
             app = app.saga(
                 Arc::new(GrpcSaga::new(target.with_timeout(timeout))),
                 subscriber.domains.clone(),
             );
         }
         if let Some(component) = &self.upcaster {
-            let target = self.target("business.upcaster", "upcaster", &component.grpc)?;
+            let target = self.target(
+                &mut app,
+                Kind::Upcaster,
+                "business.upcaster",
+                "upcaster",
+                component,
+            )?;
             app = app.upcaster(Arc::new(GrpcUpcaster::new(target.with_timeout(timeout))));
         }
         if let Some(path) = &self.descriptors {
@@ -166,13 +226,63 @@ impl BusinessConfig {
     }
 
     /// A lazily connected target for the component at `key`, after checking
-    /// its name and URL.
-    fn target(&self, key: &str, name: &str, url: &str) -> Result<GrpcTarget> {
+    /// its name and where it answers; a `command` becomes a child process of
+    /// `app`'s.
+    fn target(
+        &self,
+        app: &mut Application,
+        kind: Kind,
+        key: &str,
+        name: &str,
+        component: &Component,
+    ) -> Result<GrpcTarget> {
         if name.trim().is_empty() {
             return Err(Error::config(key, "a component needs a name"));
         }
-        check_url(&format!("{key}.grpc"), url)?;
-        GrpcTarget::new(name, url).map_err(|e| Error::config(format!("{key}.grpc"), e.to_string()))
+        match (&component.grpc, component.command.is_empty()) {
+            (Some(url), true) => {
+                if component.socket.is_some() || !component.env.is_empty() {
+                    return Err(Error::config(
+                        key,
+                        "`socket` and `env` go with `command`, not with `grpc`",
+                    ));
+                }
+                check_url(&format!("{key}.grpc"), url)?;
+                GrpcTarget::new(name, url)
+                    .map_err(|e| Error::config(format!("{key}.grpc"), e.to_string()))
+            }
+            (None, false) => {
+                let socket = match component.socket.as_deref().map(str::trim) {
+                    None | Some("auto") => None,
+                    Some("") => {
+                        return Err(Error::config(
+                            format!("{key}.socket"),
+                            "is empty (`auto`, or the socket's path)",
+                        ));
+                    }
+                    Some(path) => Some(PathBuf::from(path)),
+                };
+                let child = ChildProcess::new(
+                    key,
+                    name,
+                    component.command.clone(),
+                    socket,
+                    component.env.clone(),
+                    Duration::from_millis(self.start_timeout_ms),
+                )?;
+                let target = child.target(name);
+                app.add_child(kind, child);
+                Ok(target)
+            }
+            (Some(_), false) => Err(Error::config(
+                key,
+                "give either `grpc` (a URL) or `command` (a program the host starts), not both",
+            )),
+            (None, true) => Err(Error::config(
+                key,
+                "needs `grpc` (the service's URL) or `command` (a program the host starts)",
+            )),
+        }
     }
 }
 

@@ -21,8 +21,10 @@
 
 mod application;
 mod business;
+pub mod child;
 pub mod role;
 
-pub use application::{Application, Subscribed, Types};
+pub use application::{Application, Kind, Subscribed, Types};
 pub use business::{BusinessConfig, Component, SECTION, Subscriber};
+pub use child::ChildProcess;
 pub use role::Role;

@@ -69,7 +69,7 @@ impl CommandRouter for DiscoveryRouter {
         }
         let url = self.discovery.aggregate(&domain).await?;
         let target = self.target(&domain, &url)?;
-        let mut client = CommandHandlerCoordinatorServiceClient::new(target.channel());
+        let mut client = CommandHandlerCoordinatorServiceClient::new(target.channel().await?);
         target
             .call(client.handle_command(target.request(request)))
             .await

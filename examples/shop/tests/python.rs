@@ -1,8 +1,9 @@
-//! Polyglot business logic: the cart handler written in Python (grpcio, stubs
-//! generated from `proto/`), driven through the runtime.
+//! Polyglot business logic: the cart handler written in Python
+//! (`examples/shop-python`, grpcio, stubs generated from `proto/`), driven
+//! through the runtime.
 //!
-//! Needs python3 with `grpcio` and `grpcio-tools` (`cargo xtask test` installs
-//! them from PyPI). A missing one fails the test with that hint.
+//! Needs python3 with `grpcio`, `grpcio-tools` and `grpcio-health-checking`
+//! (`cargo xtask test` installs them from PyPI). A missing one fails the test with that hint.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -20,52 +21,25 @@ use angzarr_runtime::grpc::client::{GrpcCommandHandler, GrpcTarget};
 use common::{decode, key, request, types};
 use tokio::io::AsyncBufReadExt;
 
-const HINT: &str = "the Python cart service needs python3 with grpcio and grpcio-tools: \
-                    `python3 -m pip install grpcio grpcio-tools` (cargo xtask test installs them)";
+const HINT: &str = "the Python cart service needs python3 with grpcio, grpcio-tools and \
+                    grpcio-health-checking: `python3 -m pip install -r \
+                    examples/shop-python/requirements.txt` (cargo xtask test installs them)";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Generates the Python stubs into a fresh directory.
-fn generate_stubs() -> PathBuf {
-    let out = std::env::temp_dir().join(format!("angzarr-py-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&out).unwrap();
-    let status = std::process::Command::new("python3")
-        .args(["-m", "grpc_tools.protoc"])
-        .arg(format!("-I{}", repo().join("proto").display()))
-        .arg(format!(
-            "-I{}",
-            repo().join("examples/shop/proto").display()
-        ))
-        .arg(format!("--python_out={}", out.display()))
-        .arg(format!("--grpc_python_out={}", out.display()))
-        .args([
-            "angzarr/types.proto",
-            "angzarr/business.proto",
-            "shop/shop.proto",
-        ])
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); {HINT}"));
-    assert!(
-        status.success(),
-        "generating the Python stubs failed; {HINT}"
-    );
-    out
-}
-
 /// The Python service on a free port; killed when dropped.
 async fn start_python_cart() -> (tokio::process::Child, String) {
-    let stubs = generate_stubs();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    // The service generates its stubs from proto/ on first use.
     let mut child = tokio::process::Command::new("python3")
-        .arg(repo().join("examples/shop/python/cart_service.py"))
-        .args(["--port", &port.to_string()])
-        .env("PYTHONPATH", &stubs)
+        .args(["-m", "shop_services", "cart", "--port", &port.to_string()])
+        .env("PYTHONPATH", repo().join("examples/shop-python"))
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -91,7 +65,7 @@ async fn the_python_cart_service_runs_through_the_runtime() {
                 GrpcTarget::new("python cart", &url).unwrap(),
             )),
         )
-        // Snapshots make the service's "count of prior pages" differ from the real sequence.
+        // Snapshots: the service folds the snapshot, then the later events.
         .snapshots(snapshots.clone())
         .snapshot_every(2)
         .build();
@@ -187,5 +161,23 @@ async fn the_python_cart_service_runs_through_the_runtime() {
         store.next_sequence(&key("cart", cart)).await.unwrap(),
         5,
         "refusals appended nothing"
+    );
+}
+
+/// The Python shop's own checks of every component over its wire contract
+/// (examples/shop-python/selftest.py: TCP and Unix sockets, health,
+/// rejections, replays of the read model, SIGTERM).
+#[test]
+fn the_python_shop_passes_its_selftest() {
+    let output = std::process::Command::new("python3")
+        .arg(repo().join("examples/shop-python/selftest.py"))
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); {HINT}"));
+    assert!(
+        output.status.success(),
+        "{HINT}\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }

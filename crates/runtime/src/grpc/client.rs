@@ -6,6 +6,7 @@
 //! [`Error::Unavailable`].
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use angzarr_core::error::wire::error_from_status;
@@ -27,8 +28,25 @@ use crate::logic::{CommandHandler, Projector, Saga, Upcaster};
 #[derive(Clone, Debug)]
 pub struct GrpcTarget {
     name: String,
-    channel: Channel,
+    source: Source,
     timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+enum Source {
+    Fixed(Channel),
+    Dynamic(Arc<dyn ChannelSource>),
+}
+
+/// Where a target's channel comes from when it can change between calls:
+/// say, a process the host supervises, whose restart needs a new connection.
+#[async_trait]
+pub trait ChannelSource: Send + Sync + std::fmt::Debug {
+    /// The channel of the next call (an error fails the call).
+    async fn channel(&self) -> Result<Channel>;
+
+    /// A call's connection broke before its answer came.
+    fn broken(&self);
 }
 
 impl GrpcTarget {
@@ -44,20 +62,22 @@ impl GrpcTarget {
         })?;
         Ok(Self {
             name,
-            channel: endpoint
-                .connect_timeout(Duration::from_secs(5))
-                .tcp_nodelay(true)
-                .connect_lazy(),
+            source: Source::Fixed(
+                endpoint
+                    .connect_timeout(Duration::from_secs(5))
+                    .tcp_nodelay(true)
+                    .connect_lazy(),
+            ),
             timeout: Self::DEFAULT_TIMEOUT,
         })
     }
 
-    /// A target over a channel made elsewhere (say, one connecting over a
-    /// Unix socket), named `name` in errors and logs.
-    pub fn from_channel(name: impl Into<String>, channel: Channel) -> Self {
+    /// A target whose channel `source` gives at each call, named `name` in
+    /// errors and logs.
+    pub fn from_source(name: impl Into<String>, source: Arc<dyn ChannelSource>) -> Self {
         Self {
             name: name.into(),
-            channel,
+            source: Source::Dynamic(source),
             timeout: Self::DEFAULT_TIMEOUT,
         }
     }
@@ -68,8 +88,11 @@ impl GrpcTarget {
         self
     }
 
-    pub(crate) fn channel(&self) -> Channel {
-        self.channel.clone()
+    pub(crate) async fn channel(&self) -> Result<Channel> {
+        match &self.source {
+            Source::Fixed(channel) => Ok(channel.clone()),
+            Source::Dynamic(source) => source.channel().await,
+        }
     }
 
     pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
@@ -85,6 +108,20 @@ impl GrpcTarget {
     {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
+            // No answer came: the connection failed or broke in the middle
+            // of the call (the service died). tonic reports that as a status
+            // carrying the transport error as its source (UNKNOWN "transport
+            // error"), which a status the service sent never has. The call
+            // may be retried.
+            Ok(Err(status)) if broken_connection(&status) => {
+                if let Source::Dynamic(source) = &self.source {
+                    source.broken();
+                }
+                Err(Error::unavailable(
+                    self.name.clone(),
+                    format!("{}: {}", status.message(), source_chain(&status)),
+                ))
+            }
             // tonic reports its own deadline as CANCELLED, which the decoding
             // reads as a timeout.
             Ok(Err(status)) => Err(error_from_status(&self.name, status)),
@@ -93,6 +130,28 @@ impl GrpcTarget {
             }),
         }
     }
+}
+
+/// Whether `status` was made by the client from a transport failure rather
+/// than sent by the service.
+fn broken_connection(status: &tonic::Status) -> bool {
+    use std::error::Error as _;
+    status.source().is_some()
+        && !matches!(
+            status.code(),
+            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+        )
+}
+
+fn source_chain(status: &tonic::Status) -> String {
+    use std::error::Error as _;
+    let mut chain = Vec::new();
+    let mut next = status.source();
+    while let Some(error) = next {
+        chain.push(error.to_string());
+        next = error.source();
+    }
+    chain.join(": ")
 }
 
 /// A command handler behind `CommandHandlerService`.
@@ -111,14 +170,14 @@ impl GrpcCommandHandler {
 #[async_trait]
 impl CommandHandler for GrpcCommandHandler {
     async fn handle(&self, command: ContextualCommand) -> Result<BusinessResponse> {
-        let mut client = CommandHandlerServiceClient::new(self.target.channel.clone());
+        let mut client = CommandHandlerServiceClient::new(self.target.channel().await?);
         self.target
             .call(client.handle(self.target.request(command)))
             .await
     }
 
     async fn replay(&self, request: ReplayRequest) -> Result<ReplayResponse> {
-        let mut client = CommandHandlerServiceClient::new(self.target.channel.clone());
+        let mut client = CommandHandlerServiceClient::new(self.target.channel().await?);
         self.target
             .call(client.replay(self.target.request(request)))
             .await
@@ -145,7 +204,7 @@ impl Projector for GrpcProjector {
     }
 
     async fn handle(&self, events: EventBook) -> Result<Projection> {
-        let mut client = ProjectorServiceClient::new(self.target.channel.clone());
+        let mut client = ProjectorServiceClient::new(self.target.channel().await?);
         self.target
             .call(client.handle(self.target.request(events)))
             .await
@@ -172,7 +231,7 @@ impl Saga for GrpcSaga {
     }
 
     async fn handle(&self, request: SagaHandleRequest) -> Result<SagaResponse> {
-        let mut client = SagaServiceClient::new(self.target.channel.clone());
+        let mut client = SagaServiceClient::new(self.target.channel().await?);
         self.target
             .call(client.handle(self.target.request(request)))
             .await
@@ -195,7 +254,7 @@ impl GrpcUpcaster {
 #[async_trait]
 impl Upcaster for GrpcUpcaster {
     async fn upcast(&self, request: UpcastRequest) -> Result<UpcastResponse> {
-        let mut client = UpcasterServiceClient::new(self.target.channel.clone());
+        let mut client = UpcasterServiceClient::new(self.target.channel().await?);
         self.target
             .call(client.upcast(self.target.request(request)))
             .await
