@@ -12,6 +12,7 @@
 
 pub mod bus;
 pub mod guard;
+pub mod host;
 pub mod payload;
 pub mod rate;
 pub mod snapshot;

@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "angzarr on Lambda (emulated): starting moto and `cargo lambda watch` (the first call compiles the functions)…"
     );
-    let shop = Deployment::start(true).await?;
+    let shop = Deployment::shop(true).await?;
     let cart = uuid::Uuid::new_v4();
     let order = uuid::Uuid::new_v4();
     println!(

@@ -19,7 +19,7 @@ use support::{Deployment, MAX_BODY_BYTES, PROTOBUF, error, names, send};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shop_runs_on_lambda_functions_against_moto() {
     // The read-model table is created late: the projector's first records fail.
-    let shop = Deployment::start(false).await.unwrap();
+    let shop = Deployment::shop(false).await.unwrap();
     let cart = uuid::Uuid::new_v4();
     let order = uuid::Uuid::new_v4();
 

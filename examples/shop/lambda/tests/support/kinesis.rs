@@ -202,8 +202,11 @@ impl Deployment {
             ),
             ("ANGZARR_MESSAGING__AWS_KINESIS__ENDPOINT", endpoint.clone()),
         ];
-        let functions =
-            Functions::start(endpoint, prefix, with_read_model, messaging, &["kinesis"]).await?;
+        let spec = super::spec(&prefix).features(&["kinesis"]);
+        let functions = Functions::start(&spec, endpoint, prefix, messaging).await?;
+        if with_read_model {
+            functions.create_read_model().await?;
+        }
         Ok(Self {
             functions,
             kinesis,
