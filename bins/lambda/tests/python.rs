@@ -54,20 +54,7 @@ impl ReadModel for JsonFiles {
         _deployment: &Deployment,
         order: uuid::Uuid,
     ) -> anyhow::Result<Option<Summary>> {
-        let path = self.0.join(format!("{order}.json"));
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(None);
-        };
-        let json: serde_json::Value = serde_json::from_str(&text)?;
-        Ok(Some(Summary {
-            status: json["status"].as_str().unwrap_or_default().to_owned(),
-            total_cents: json["total_cents"].as_u64().unwrap_or_default(),
-            item_count: json["item_count"].as_u64().unwrap_or_default() as u32,
-            tracking_number: json["tracking_number"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        }))
+        Summary::from_file_in(&self.0, order).map_err(anyhow::Error::msg)
     }
 }
 

@@ -9,6 +9,7 @@
 //!   binary ends. A missing emulator is a failure with an install hint.
 //! * [`errors`]: one error of every variant, for the tests that carry errors
 //!   across a transport and back.
+//! * [`shop_python`]: the shop's Python services on loopback ports.
 //! * [`tls`]: a throw-away private CA and a server certificate for
 //!   `127.0.0.1`, for tests of TLS set-ups.
 //!
@@ -18,5 +19,6 @@
 
 pub mod emulators;
 pub mod errors;
+pub mod shop_python;
 pub mod suites;
 pub mod tls;

@@ -30,6 +30,38 @@ pub struct Summary {
     pub tracking_number: String,
 }
 
+impl Summary {
+    /// A summary from the JSON the shop's read models show (the Rust shop's
+    /// query API, the Python projector's files): `status`, `total_cents`,
+    /// `item_count`, `tracking_number`.
+    pub fn from_json(json: &serde_json::Value) -> Self {
+        Self {
+            status: json["status"].as_str().unwrap_or_default().to_owned(),
+            total_cents: json["total_cents"].as_u64().unwrap_or_default(),
+            item_count: json["item_count"]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or_default(),
+            tracking_number: json["tracking_number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+
+    /// The summary of `order` in a directory of `<order id>.json` files (the
+    /// Python shop's read model), if there is one.
+    pub fn from_file_in(dir: &std::path::Path, order: uuid::Uuid) -> Result<Option<Self>, String> {
+        let path = dir.join(format!("{order}.json"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Some(Self::from_json(&json)))
+    }
+}
+
 /// A deployment of the shop, driven as its users drive it.
 #[async_trait]
 pub trait ShopHost: Send + Sync {

@@ -3,13 +3,14 @@
 //! through the runtime.
 //!
 //! Needs python3 with `grpcio`, `grpcio-tools` and `grpcio-health-checking`
-//! (`cargo xtask test` installs them from PyPI). A missing one fails the test with that hint.
+//! (`cargo xtask test` installs them from PyPI). A missing one fails the test
+//! with that hint. Run with `cargo test -p angzarr-host --test python`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../../examples/shop/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 
 use angzarr_core::memory::{MemoryBus, MemoryEventStore, MemorySnapshotStore};
@@ -18,44 +19,17 @@ use angzarr_core::{Error, ErrorCode, EventStore, EventStoreExt, SnapshotStore};
 use angzarr_example_shop::proto::{AddItem, CheckedOut, Checkout, RemoveItem};
 use angzarr_runtime::AggregateCoordinator;
 use angzarr_runtime::grpc::client::{GrpcCommandHandler, GrpcTarget};
+use angzarr_testkit::shop_python::HINT;
 use common::{decode, key, request, types};
-use tokio::io::AsyncBufReadExt;
-
-const HINT: &str = "the Python cart service needs python3 with grpcio, grpcio-tools and \
-                    grpcio-health-checking: `python3 -m pip install -r \
-                    examples/shop-python/requirements.txt` (cargo xtask test installs them)";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The Python service on a free port; killed when dropped.
-async fn start_python_cart() -> (tokio::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // The service generates its stubs from proto/ on first use.
-    let mut child = tokio::process::Command::new("python3")
-        .args(["-m", "shop_services", "cart", "--port", &port.to_string()])
-        .env("PYTHONPATH", repo().join("examples/shop-python"))
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start python3 ({e}); {HINT}"));
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await;
-    match ready {
-        Ok(Ok(Some(line))) if line == "ready" => {}
-        other => panic!("the Python cart service did not start ({other:?}); {HINT}"),
-    }
-    (child, format!("http://127.0.0.1:{port}"))
-}
-
 #[tokio::test]
 async fn the_python_cart_service_runs_through_the_runtime() {
-    let (_python, url) = start_python_cart().await;
+    let python = angzarr_testkit::shop_python::serve("cart", &[]).await;
+    let url = python.url.clone();
     let store = Arc::new(MemoryEventStore::new());
     let snapshots = Arc::new(MemorySnapshotStore::new());
     let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
