@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use angzarr_core::config::{Config, DiscoveryType, MessagingType, RuntimeConfig, StorageType};
+use angzarr_core::config::{Config, MessagingType, RuntimeConfig, StorageType};
 use angzarr_core::memory::{MemoryBus, MemoryEventStore, MemoryFiringGuard, MemorySnapshotStore};
 use angzarr_core::{
     Error, EventBus, EventStore, FiringGuard, Result, ServiceDiscovery, SnapshotStore,
@@ -70,7 +70,7 @@ impl Adapters {
             snapshots,
             bus,
             guard,
-            discovery: discovery(config)?,
+            discovery: angzarr_host::discovery::from_config(config).await?,
             policy: FiringPolicy::from(&config.firing_guard),
             runtime: config.runtime.clone(),
             #[cfg(feature = "cloudrun")]
@@ -184,26 +184,6 @@ async fn messaging(config: &Config) -> Result<(Arc<dyn EventBus>, Messaging)> {
                 "`{}` is not built into angzarr-cloudrun; allowed: {}",
                 serde_name(&other),
                 MESSAGING_TYPES.join(", ")
-            ),
-        )),
-    }
-}
-
-fn discovery(config: &Config) -> Result<Arc<dyn ServiceDiscovery>> {
-    let components = angzarr_discovery_env::Builder::from_config(&config.discovery.env_urls)
-        .with_env()
-        .build()?;
-    match config.discovery.kind {
-        DiscoveryType::EnvUrls => Ok(Arc::new(components)),
-        DiscoveryType::GcpMesh => Ok(Arc::new(
-            angzarr_discovery_env::MeshDiscovery::from_config(&config.discovery.gcp_mesh)?
-                .with_components(components),
-        )),
-        other => Err(Error::config(
-            "discovery.type",
-            format!(
-                "`{}` is not built into angzarr-cloudrun; allowed: env_urls, gcp_mesh",
-                serde_name(&other)
             ),
         )),
     }

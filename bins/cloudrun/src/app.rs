@@ -3,14 +3,12 @@
 use std::sync::Arc;
 
 use angzarr_bus_pubsub::push::PushAuth;
-use angzarr_core::proto::{CommandRequest, CommandResponse};
-use angzarr_core::{Error, Result};
+use angzarr_core::Result;
 use angzarr_gateway::{Gateway, GatewayConfig, ReadinessProbe, StoreProbe};
 use angzarr_runtime::{
-    AggregateCoordinator, CommandRouter, EventQueries, MemoryDeadLetters, ProjectorDispatch,
-    SagaDispatch,
+    AggregateCoordinator, CommandRouter, DiscoveryRouter, EventQueries, MemoryDeadLetters,
+    ProjectorDispatch, SagaDispatch,
 };
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -19,10 +17,9 @@ use http::StatusCode;
 
 use crate::adapters::Adapters;
 use crate::handlers::Handlers;
-use crate::http_router::HttpCommandRouter;
 use crate::settings::ServerSettings;
 use crate::triggers::{self, TriggerStats};
-use angzarr_host::{Role, Types};
+use angzarr_host::{HttpTransport, Role, Types};
 
 /// The business logic on its adapters; [`App::router`] gives each role's
 /// HTTP service. Build it once per process.
@@ -32,7 +29,8 @@ pub struct App {
     handlers: Handlers,
     coordinator: Arc<AggregateCoordinator>,
     projector_dispatch: Arc<ProjectorDispatch>,
-    remote: Arc<HttpCommandRouter>,
+    remote: Arc<DiscoveryRouter>,
+    local_first: Arc<DiscoveryRouter>,
     stats: TriggerStats,
     dead_letters: MemoryDeadLetters,
     push_auth: Option<PushAuth>,
@@ -67,12 +65,18 @@ impl App {
         if !sync.is_empty() {
             builder = builder.sync_projectors(projector_dispatch.clone(), sync);
         }
-        let remote = HttpCommandRouter::new(adapters.discovery.clone())?
-            .with_timeout(settings.command_timeout());
+        let coordinator = Arc::new(builder.build());
+        let http = Arc::new(HttpTransport::new()?.with_timeout(settings.command_timeout()));
+        let remote =
+            DiscoveryRouter::new(None, adapters.discovery.clone()).with_transport(http.clone());
+        let local_first =
+            DiscoveryRouter::new(Some(coordinator.clone()), adapters.discovery.clone())
+                .with_transport(http);
         Ok(Self {
-            coordinator: Arc::new(builder.build()),
+            coordinator,
             projector_dispatch,
             remote: Arc::new(remote),
+            local_first: Arc::new(local_first),
             stats: TriggerStats::default(),
             dead_letters: MemoryDeadLetters::new(),
             push_auth: None,
@@ -133,14 +137,7 @@ impl App {
                 probe.clone(),
                 Some(self.handlers.aggregate_domains()),
             )?,
-            Role::All => self.gateway(
-                Arc::new(LocalFirst {
-                    local: self.coordinator.clone(),
-                    remote: self.remote.clone(),
-                }),
-                probe.clone(),
-                None,
-            )?,
+            Role::All => self.gateway(self.local_first.clone(), probe.clone(), None)?,
             Role::ProjectorTrigger | Role::SagaTrigger => health(probe.clone()),
         };
         if role.runs_projectors() {
@@ -156,10 +153,7 @@ impl App {
         }
         if role.runs_sagas() {
             let commands: Arc<dyn CommandRouter> = if role == Role::All {
-                Arc::new(LocalFirst {
-                    local: self.coordinator.clone(),
-                    remote: self.remote.clone(),
-                })
+                self.local_first.clone()
             } else {
                 self.remote.clone()
             };
@@ -196,30 +190,6 @@ impl App {
             builder = builder.domains(domains);
         }
         builder.build()
-    }
-}
-
-/// Commands for hosted domains run in process; others go over HTTP.
-#[derive(Debug)]
-struct LocalFirst {
-    local: Arc<AggregateCoordinator>,
-    remote: Arc<HttpCommandRouter>,
-}
-
-#[async_trait]
-impl CommandRouter for LocalFirst {
-    async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
-        let domain = request
-            .command
-            .as_ref()
-            .and_then(|c| c.cover.as_ref())
-            .map(|c| c.domain.clone())
-            .ok_or_else(|| Error::invalid_argument("command has no cover"))?;
-        if self.local.handles(&domain) {
-            self.local.handle(request).await
-        } else {
-            self.remote.send(request).await
-        }
     }
 }
 

@@ -26,7 +26,6 @@
 mod adapters;
 mod app;
 mod handlers;
-pub mod http_router;
 #[cfg(feature = "cloudrun")]
 pub mod provision;
 mod run;
@@ -38,7 +37,6 @@ pub use adapters::{Adapters, MESSAGING_TYPES, STORAGE_TYPES};
 pub use angzarr_host::Role;
 pub use app::App;
 pub use handlers::{Handlers, ProjectorEntry, SagaEntry};
-pub use http_router::HttpCommandRouter;
 pub use run::{run, try_run};
 pub use settings::ServerSettings;
 pub use triggers::{Counts, TriggerStats};

@@ -111,15 +111,67 @@ fn main() {
         .next()
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release"));
+    // The stock functions host what `business` names: gRPC services (dialled
+    // lazily, so not at a cold start), or a Python child the function starts
+    // and health-checks before its first poll.
+    let scratch = std::env::temp_dir().join(format!("angzarr-cold-start-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let grpc = scratch.join("grpc.yaml");
+    std::fs::write(
+        &grpc,
+        "business:\n  aggregates: { cart: { grpc: 'http://127.0.0.1:9' } }\n  \
+         projectors: { order-summary: { grpc: 'http://127.0.0.1:9', domains: [order] } }\n  \
+         sagas: { checkout: { grpc: 'http://127.0.0.1:9', domains: [cart] } }\n",
+    )
+    .unwrap();
+    let child = scratch.join("child.yaml");
+    std::fs::write(
+        &child,
+        "business:\n  aggregates: { cart: { command: [python3, -m, shop_services, cart] } }\n",
+    )
+    .unwrap();
+    let python_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/shop-python")
+        .display()
+        .to_string();
+    let (grpc, child) = (grpc.display().to_string(), child.display().to_string());
+    let stock = vec![("ANGZARR_CONFIG", grpc.as_str())];
+    let with_child = vec![
+        ("ANGZARR_CONFIG", child.as_str()),
+        ("PYTHONPATH", python_path.as_str()),
+    ];
     let binaries = [
         (
             "hello-world (lambda_runtime)",
+            "hello-world",
             dir.join("examples/hello_world"),
+            vec![],
         ),
-        ("gateway", dir.join("gateway")),
-        ("aggregate", dir.join("aggregate")),
-        ("projector-trigger", dir.join("projector-trigger")),
-        ("saga-trigger", dir.join("saga-trigger")),
+        ("gateway", "gateway", dir.join("gateway"), stock.clone()),
+        (
+            "aggregate",
+            "aggregate",
+            dir.join("aggregate"),
+            stock.clone(),
+        ),
+        (
+            "projector-trigger",
+            "projector-trigger",
+            dir.join("projector-trigger"),
+            stock.clone(),
+        ),
+        (
+            "saga-trigger",
+            "saga-trigger",
+            dir.join("saga-trigger"),
+            stock.clone(),
+        ),
+        (
+            "aggregate + Python child (cart)",
+            "aggregate",
+            dir.join("aggregate"),
+            with_child,
+        ),
     ];
     println!("cold start: process start → first Runtime API `next` poll, {runs} runs each");
     println!(
@@ -127,12 +179,13 @@ fn main() {
          |---|---|---|---|---|---|---|---|"
     );
     let mut hello_world = None;
-    for (name, binary) in binaries {
+    for (name, function, binary, env) in binaries {
         let measure = |extra: &[(&str, &str)]| {
+            let extra: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
             // One unmeasured start warms the page cache, as a provisioned host has it.
-            let _ = cold_start(name, &binary, extra);
+            let _ = cold_start(function, &binary, &extra);
             let mut times: Vec<u128> = (0..runs)
-                .map(|_| cold_start(name, &binary, extra))
+                .map(|_| cold_start(function, &binary, &extra))
                 .collect();
             times.sort_unstable();
             times

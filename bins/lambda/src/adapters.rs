@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use angzarr_core::config::{Config, MessagingType, StorageType};
 use angzarr_core::memory::{MemoryBus, MemoryEventStore, MemoryFiringGuard, MemorySnapshotStore};
-use angzarr_core::{Error, EventBus, EventStore, FiringGuard, Result, SnapshotStore};
+use angzarr_core::{
+    Error, EventBus, EventStore, FiringGuard, Result, ServiceDiscovery, SnapshotStore,
+};
 use tokio::sync::OnceCell;
 
 use crate::aws::SdkConfigs;
@@ -38,6 +40,8 @@ pub struct Adapters {
     pub guard: Arc<dyn FiringGuard>,
     /// The bus books are published on.
     pub bus: Arc<dyn EventBus>,
+    /// Where the aggregates of other domains answer (`discovery`).
+    pub discovery: Arc<dyn ServiceDiscovery>,
     /// The DynamoDB backend, when storage is DynamoDB (its client serves
     /// other tables too, e.g. a read model).
     #[cfg(feature = "lambda")]
@@ -138,6 +142,7 @@ impl Adapters {
             other => return Err(not_compiled("messaging.type", &format!("{other:?}"))),
         };
 
+        let discovery = angzarr_host::discovery::from_config(&config).await?;
         Ok(Self {
             config,
             lambda,
@@ -145,6 +150,7 @@ impl Adapters {
             snapshots,
             guard,
             bus,
+            discovery,
             #[cfg(feature = "lambda")]
             dynamodb,
             sdk_configs,

@@ -8,16 +8,15 @@
 use std::sync::Arc;
 
 use angzarr_core::Result;
-use angzarr_core::config::DiscoveryType;
 use angzarr_gateway::{Gateway, GatewayConfig};
-use angzarr_host::{Application, Types};
+use angzarr_host::{Application, HttpTransport, Types};
 use angzarr_runtime::{
     AggregateCoordinator, CommandRouter, DiscoveryRouter, EventQueries, FiringPolicy,
     MemoryDeadLetters,
 };
 
 use crate::adapters::Adapters;
-use crate::invoke::LambdaRouter;
+use crate::invoke::{AggregateFunctions, LambdaTransport};
 use crate::trigger::Triggers;
 
 /// The aggregate pipeline of `app`'s command handlers over the adapters,
@@ -37,27 +36,19 @@ pub fn coordinator(app: &Application, adapters: &Adapters) -> AggregateCoordinat
 }
 
 /// Where commands go from the gateway and the saga trigger: `app`'s
-/// aggregates in this process with `lambda.in_process`, else the aggregate
-/// functions, else the aggregate services of `discovery.env_urls` (gRPC).
+/// aggregates in this process with `lambda.in_process`, else the domain's
+/// aggregate function (`lambda.aggregate_function(s)`), else the endpoint
+/// the `discovery` section names — `lambda:`, `grpc(s)://` or `http(s)://`.
 pub async fn router(app: &Application, adapters: &Adapters) -> Result<Arc<dyn CommandRouter>> {
     let config = &adapters.lambda;
-    let mut router = LambdaRouter::new(
-        config.clone(),
-        LambdaRouter::client(config, &adapters.sdk_configs).await,
-    );
-    if config.in_process {
-        router = router.with_local(Arc::new(coordinator(app, adapters)));
-    }
-    if adapters.config.discovery.kind == DiscoveryType::EnvUrls {
-        let discovery =
-            angzarr_discovery_env::Builder::from_config(&adapters.config.discovery.env_urls)
-                .with_env()
-                .build()?;
-        if !discovery.aggregates().is_empty() {
-            router =
-                router.with_fallback(Arc::new(DiscoveryRouter::new(None, Arc::new(discovery))));
-        }
-    }
+    let local = config
+        .in_process
+        .then(|| Arc::new(coordinator(app, adapters)));
+    let endpoints = AggregateFunctions::new(config.clone(), adapters.discovery.clone());
+    let client = LambdaTransport::client(config, &adapters.sdk_configs).await;
+    let router = DiscoveryRouter::new(local, Arc::new(endpoints))
+        .with_transport(Arc::new(LambdaTransport::new(client)))
+        .with_transport(Arc::new(HttpTransport::new()?));
     Ok(Arc::new(router))
 }
 

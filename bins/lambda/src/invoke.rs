@@ -1,5 +1,7 @@
-//! The aggregate function's invoke payload, and [`LambdaRouter`], which
-//! sends commands to it with the Lambda `Invoke` API.
+//! The aggregate function's invoke payload; [`LambdaTransport`], which sends
+//! commands to it with the Lambda `Invoke` API (endpoints `lambda:<function>`
+//! of the one command router, `angzarr_runtime::DiscoveryRouter`); and
+//! [`AggregateFunctions`], which names each domain's function.
 //!
 //! The payload is JSON, so it can be written by hand and read in logs:
 //!
@@ -24,8 +26,8 @@ use std::sync::Arc;
 
 use angzarr_core::error::wire::WireError;
 use angzarr_core::proto::{CommandRequest, CommandResponse};
-use angzarr_core::{Error, Result};
-use angzarr_runtime::{AggregateCoordinator, CommandRouter};
+use angzarr_core::{Error, Result, ServiceDiscovery};
+use angzarr_runtime::{AggregateCoordinator, CommandTransport};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine;
@@ -132,39 +134,19 @@ pub async fn handle_invocation(
     AggregateAnswer::of(result)
 }
 
-/// Sends commands to their domain's aggregate: in process when `local`
-/// handles the domain, else by invoking the domain's aggregate function
-/// ([`LambdaConfig::function_for`]), else through `fallback` (e.g. a
-/// [`angzarr_runtime::DiscoveryRouter`] to gRPC aggregate services).
+/// Commands to an aggregate function with Lambda `Invoke` (endpoint
+/// `lambda:function-name`, a name, ARN or alias ARN): the payload is an
+/// [`AggregateInvocation`], the answer an [`AggregateAnswer`], so the error
+/// comes back as the same [`Error`].
 #[derive(Debug)]
-pub struct LambdaRouter {
-    local: Option<Arc<AggregateCoordinator>>,
-    config: LambdaConfig,
+pub struct LambdaTransport {
     client: aws_sdk_lambda::Client,
-    fallback: Option<Arc<dyn CommandRouter>>,
 }
 
-impl LambdaRouter {
-    /// A router invoking functions with `client`, as `config` names them.
-    pub fn new(config: LambdaConfig, client: aws_sdk_lambda::Client) -> Self {
-        Self {
-            local: None,
-            config,
-            client,
-            fallback: None,
-        }
-    }
-
-    /// Runs the domains `local` handles in process.
-    pub fn with_local(mut self, local: Arc<AggregateCoordinator>) -> Self {
-        self.local = Some(local);
-        self
-    }
-
-    /// Sends commands of domains with no function to `fallback`.
-    pub fn with_fallback(mut self, fallback: Arc<dyn CommandRouter>) -> Self {
-        self.fallback = Some(fallback);
-        self
+impl LambdaTransport {
+    /// Invokes with `client`.
+    pub fn new(client: aws_sdk_lambda::Client) -> Self {
+        Self { client }
     }
 
     /// The Lambda client for `config` (region, endpoint override, static
@@ -221,26 +203,62 @@ impl LambdaRouter {
 }
 
 #[async_trait]
-impl CommandRouter for LambdaRouter {
-    async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
-        let domain = request
-            .command
-            .as_ref()
-            .and_then(|c| c.cover.as_ref())
-            .map(|c| c.domain.clone())
-            .ok_or_else(|| Error::invalid_argument("command has no cover"))?;
-        if let Some(local) = self.local.as_ref().filter(|l| l.handles(&domain)) {
-            return local.handle(request).await;
+impl CommandTransport for LambdaTransport {
+    fn schemes(&self) -> &'static [&'static str] {
+        &["lambda"]
+    }
+
+    async fn send(
+        &self,
+        _domain: &str,
+        endpoint: &url::Url,
+        request: CommandRequest,
+    ) -> Result<CommandResponse> {
+        self.invoke(endpoint.path(), &request).await
+    }
+}
+
+/// Where each domain's aggregate answers for a function: the aggregate
+/// function the `lambda` section names for it (`lambda:<function>`), else
+/// the configured discovery.
+#[derive(Debug)]
+pub struct AggregateFunctions {
+    config: LambdaConfig,
+    discovery: Arc<dyn ServiceDiscovery>,
+}
+
+impl AggregateFunctions {
+    /// `config`'s functions first, then `discovery`.
+    pub fn new(config: LambdaConfig, discovery: Arc<dyn ServiceDiscovery>) -> Self {
+        Self { config, discovery }
+    }
+}
+
+#[async_trait]
+impl ServiceDiscovery for AggregateFunctions {
+    async fn aggregate(&self, domain: &str) -> Result<url::Url> {
+        match self.config.function_for(domain) {
+            Some(function) => url::Url::parse(&format!("lambda:{function}")).map_err(|e| {
+                Error::config(
+                    "lambda.aggregate_function",
+                    format!("`{function}` is not a function name: {e}"),
+                )
+            }),
+            None => self.discovery.aggregate(domain).await.map_err(|e| match e {
+                Error::NotFound(_) => Error::invalid_argument(format!(
+                    "no aggregate function or endpoint serves domain `{domain}`"
+                )),
+                other => other,
+            }),
         }
-        if let Some(function) = self.config.function_for(&domain) {
-            return self.invoke(function, &request).await;
-        }
-        match &self.fallback {
-            Some(fallback) => fallback.send(request).await,
-            None => Err(Error::invalid_argument(format!(
-                "no aggregate function serves domain `{domain}`"
-            ))),
-        }
+    }
+
+    async fn projectors(&self) -> Result<Vec<angzarr_core::discovery::Endpoint>> {
+        self.discovery.projectors().await
+    }
+
+    async fn sagas(&self, source_domain: &str) -> Result<Vec<angzarr_core::discovery::Endpoint>> {
+        self.discovery.sagas(source_domain).await
     }
 }
 

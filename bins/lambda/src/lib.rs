@@ -35,6 +35,6 @@ pub mod trigger;
 
 pub use adapters::Adapters;
 pub use config::LambdaConfig;
-pub use invoke::{AggregateAnswer, AggregateInvocation, LambdaRouter};
+pub use invoke::{AggregateAnswer, AggregateFunctions, AggregateInvocation, LambdaTransport};
 pub use roles::{run, run_with};
 pub use trigger::{DeliveryReport, Subscribed, Triggers};

@@ -197,11 +197,18 @@ fn parse_url(found: &Entry) -> Result<Url> {
             format!("`{}` is not an absolute URL: {e}", found.value),
         )
     })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+    let valid = match url.scheme() {
+        "http" | "https" | "grpc" | "grpcs" => url.host_str().is_some_and(|h| !h.is_empty()),
+        "lambda" => !url.path().trim().is_empty(),
+        _ => false,
+    };
+    if !valid {
         return Err(Error::config(
             &found.source,
             format!(
-                "`{}` must be an http:// or https:// URL with a host",
+                "`{}` must name the protocol and where: grpc://host:port or grpcs://host \
+                 (a coordinator over gRPC), http(s)://host (the gateway contract), or \
+                 lambda:function-name (Lambda Invoke)",
                 found.value
             ),
         ));

@@ -19,7 +19,7 @@ use serde_json::json;
 /// Serves the shop's coordinator over gRPC on a free loopback port.
 async fn serve(shop: &Shop) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("grpc://{}", listener.local_addr().unwrap());
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(CommandHandlerCoordinatorServiceServer::new(
@@ -33,7 +33,7 @@ async fn serve(shop: &Shop) -> String {
 /// A port nothing listens on.
 async fn closed_port() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("grpc://{}", listener.local_addr().unwrap());
     drop(listener);
     url
 }

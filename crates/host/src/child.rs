@@ -202,7 +202,9 @@ impl ChildProcess {
             })?;
         }
         let (program, args) = self.argv.split_first().ok_or("names no program")?;
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        stop_with_parent(&mut command);
+        let mut child = command
             .args(args)
             .envs(&self.env)
             .env(SOCKET_VAR, &self.socket)
@@ -278,6 +280,28 @@ impl ChannelSource for ChildProcess {
         self.suspect.store(true, Ordering::SeqCst);
     }
 }
+
+/// Has the child sent SIGTERM when the host dies, however it dies (Linux:
+/// `PR_SET_PDEATHSIG`), so that no business-logic process outlives its host.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn stop_with_parent(command: &mut Command) {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls prctl(2), which is async-signal-safe and touches no memory of
+    // ours. (The signal is tied to the thread that forks: the runtime's
+    // worker threads live as long as the host.)
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent(_command: &mut Command) {}
 
 /// A lazily connected channel to the Unix socket at `socket`.
 fn connect(socket: PathBuf) -> Channel {

@@ -22,9 +22,12 @@
 mod application;
 mod business;
 pub mod child;
+pub mod discovery;
+mod http_transport;
 pub mod role;
 
 pub use application::{Application, Kind, Subscribed, Types};
 pub use business::{BusinessConfig, Component, SECTION, Subscriber};
 pub use child::ChildProcess;
+pub use http_transport::{DEFAULT_COMMAND_TIMEOUT, HttpTransport, PROTOBUF};
 pub use role::Role;

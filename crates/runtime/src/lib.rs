@@ -29,4 +29,4 @@ pub use dispatch::{FiringPolicy, Guarded, ProjectorDispatch, SagaDispatch, SagaO
 pub use logic::{CommandHandler, Projector, Saga, Upcaster};
 pub use query::EventQueries;
 pub use retry::RetryPolicy;
-pub use router::{CommandRouter, DiscoveryRouter};
+pub use router::{CommandRouter, CommandTransport, DiscoveryRouter, GrpcTransport, command_domain};

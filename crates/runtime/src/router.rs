@@ -19,17 +19,101 @@ pub trait CommandRouter: Send + Sync + fmt::Debug {
     async fn send(&self, request: CommandRequest) -> Result<CommandResponse>;
 }
 
-/// Routes to a local coordinator for the domains it handles, and otherwise
-/// to the aggregate service that discovery names (over gRPC).
+/// The domain of `request`'s cover: where it is routed.
+pub fn command_domain(request: &CommandRequest) -> Result<String> {
+    request
+        .command
+        .as_ref()
+        .and_then(|c| c.cover.as_ref())
+        .map(|c| c.domain.clone())
+        .filter(|domain| !domain.is_empty())
+        .ok_or_else(|| Error::invalid_argument("command has no cover with a domain"))
+}
+
+/// How commands reach an aggregate elsewhere, for the endpoint schemes it
+/// speaks: an endpoint names its protocol (`grpc://`, `https://`,
+/// `lambda:`), never a convention of the platform.
+#[async_trait]
+pub trait CommandTransport: Send + Sync + fmt::Debug {
+    /// The URL schemes spoken (`grpc`, `grpcs`; `http`, `https`; `lambda`).
+    fn schemes(&self) -> &'static [&'static str];
+
+    /// Runs `request` at `domain`'s aggregate at `endpoint`.
+    async fn send(
+        &self,
+        domain: &str,
+        endpoint: &url::Url,
+        request: CommandRequest,
+    ) -> Result<CommandResponse>;
+}
+
+/// Coordinators over gRPC (`CommandHandlerCoordinatorService`):
+/// `grpc://host:port` in plaintext, `grpcs://host[:port]` over TLS. One
+/// lazily connected channel per endpoint.
+#[derive(Debug, Default)]
+pub struct GrpcTransport {
+    channels: Mutex<HashMap<String, GrpcTarget>>,
+}
+
+impl GrpcTransport {
+    fn target(&self, domain: &str, endpoint: &url::Url) -> Result<GrpcTarget> {
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(target) = channels.get(endpoint.as_str()) {
+            return Ok(target.clone());
+        }
+        let scheme = if endpoint.scheme() == "grpcs" {
+            "https"
+        } else {
+            "http"
+        };
+        let host = endpoint.host_str().unwrap_or_default();
+        let address = match endpoint.port() {
+            Some(port) => format!("{scheme}://{host}:{port}"),
+            None => format!("{scheme}://{host}"),
+        };
+        let target = GrpcTarget::new(format!("aggregate {domain}"), &address)?;
+        channels.insert(endpoint.to_string(), target.clone());
+        Ok(target)
+    }
+}
+
+#[async_trait]
+impl CommandTransport for GrpcTransport {
+    fn schemes(&self) -> &'static [&'static str] {
+        &["grpc", "grpcs"]
+    }
+
+    async fn send(
+        &self,
+        domain: &str,
+        endpoint: &url::Url,
+        request: CommandRequest,
+    ) -> Result<CommandResponse> {
+        let target = self.target(domain, endpoint)?;
+        let mut client = CommandHandlerCoordinatorServiceClient::new(target.channel().await?);
+        target
+            .call(client.handle_command(target.request(request)))
+            .await
+    }
+}
+
+/// The one command router of every host: a local coordinator for the
+/// domains it handles, and otherwise the endpoint discovery names for the
+/// domain, over the transport of its scheme (gRPC always; the platforms add
+/// theirs).
 #[derive(Debug)]
 pub struct DiscoveryRouter {
     local: Option<Arc<AggregateCoordinator>>,
     discovery: Arc<dyn ServiceDiscovery>,
-    channels: Mutex<HashMap<String, GrpcTarget>>,
+    transports: Vec<Arc<dyn CommandTransport>>,
 }
 
 impl DiscoveryRouter {
-    /// Routes through `discovery`, preferring `local` for its domains.
+    /// Routes through `discovery`, preferring `local` for its domains; speaks
+    /// gRPC ([`GrpcTransport`]).
     pub fn new(
         local: Option<Arc<AggregateCoordinator>>,
         discovery: Arc<dyn ServiceDiscovery>,
@@ -37,41 +121,51 @@ impl DiscoveryRouter {
         Self {
             local,
             discovery,
-            channels: Mutex::default(),
+            transports: vec![Arc::new(GrpcTransport::default())],
         }
     }
 
-    fn target(&self, domain: &str, url: &url::Url) -> Result<GrpcTarget> {
-        let mut channels = self
-            .channels
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(target) = channels.get(url.as_str()) {
-            return Ok(target.clone());
-        }
-        let target = GrpcTarget::new(format!("aggregate {domain}"), url.as_str())?;
-        channels.insert(url.to_string(), target.clone());
-        Ok(target)
+    /// Also speaks `transport`'s schemes (replacing an earlier transport of
+    /// the same scheme).
+    pub fn with_transport(mut self, transport: Arc<dyn CommandTransport>) -> Self {
+        let schemes = transport.schemes();
+        self.transports
+            .retain(|t| !t.schemes().iter().any(|s| schemes.contains(s)));
+        self.transports.push(transport);
+        self
+    }
+
+    fn transport(&self, endpoint: &url::Url) -> Result<&Arc<dyn CommandTransport>> {
+        self.transports
+            .iter()
+            .find(|t| t.schemes().contains(&endpoint.scheme()))
+            .ok_or_else(|| {
+                let spoken: Vec<String> = self
+                    .transports
+                    .iter()
+                    .flat_map(|t| t.schemes().iter().map(|s| format!("{s}:")))
+                    .collect();
+                Error::config(
+                    "discovery",
+                    format!(
+                        "no transport here for `{endpoint}`; this host speaks {}",
+                        spoken.join(", ")
+                    ),
+                )
+            })
     }
 }
 
 #[async_trait]
 impl CommandRouter for DiscoveryRouter {
     async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
-        let domain = request
-            .command
-            .as_ref()
-            .and_then(|c| c.cover.as_ref())
-            .map(|c| c.domain.clone())
-            .ok_or_else(|| Error::invalid_argument("command has no cover"))?;
+        let domain = command_domain(&request)?;
         if let Some(local) = self.local.as_ref().filter(|l| l.handles(&domain)) {
             return local.handle(request).await;
         }
-        let url = self.discovery.aggregate(&domain).await?;
-        let target = self.target(&domain, &url)?;
-        let mut client = CommandHandlerCoordinatorServiceClient::new(target.channel().await?);
-        target
-            .call(client.handle_command(target.request(request)))
+        let endpoint = self.discovery.aggregate(&domain).await?;
+        self.transport(&endpoint)?
+            .send(&domain, &endpoint, request)
             .await
     }
 }

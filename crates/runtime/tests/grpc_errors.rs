@@ -44,7 +44,7 @@ fn command() -> CommandRequest {
 #[tokio::test]
 async fn every_error_crosses_the_grpc_router_unchanged() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("grpc://{}", listener.local_addr().unwrap());
     let failing = Arc::new(Failing(Mutex::new(every_variant())));
     tokio::spawn(
         tonic::transport::Server::builder()

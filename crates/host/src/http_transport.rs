@@ -1,14 +1,13 @@
-//! [`HttpCommandRouter`]: commands sent to another Cloud Run service's
-//! `POST /v1/commands` (the gateway contract), found through service discovery.
+//! [`HttpTransport`]: commands sent to another service's `POST /v1/commands`
+//! (the gateway contract) at an `http://` or `https://` endpoint.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use angzarr_core::error::wire;
 use angzarr_core::proto::{CommandRequest, CommandResponse};
-use angzarr_core::{Error, Result, ServiceDiscovery};
-use angzarr_runtime::CommandRouter;
+use angzarr_core::{Error, Result};
+use angzarr_runtime::CommandTransport;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -25,39 +24,36 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 const BACKEND: &str = "aggregate service";
 
-/// Sends each command as `POST {aggregate url}/v1/commands` with a protobuf
+/// Sends each command as `POST {endpoint}/v1/commands` with a protobuf
 /// `CommandRequest`, and reads the protobuf `CommandResponse` back. Error
 /// answers become the same [`Error`] again
 /// ([`angzarr_core::error::wire::error_from_http`]), so a conflict stays a
 /// conflict and retriable failures stay retriable. One HTTP client (HTTP/1.1,
 /// rustls with the webpki roots; http or https) is shared by every call.
 #[derive(Clone)]
-pub struct HttpCommandRouter {
-    discovery: Arc<dyn ServiceDiscovery>,
+pub struct HttpTransport {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
-impl fmt::Debug for HttpCommandRouter {
+impl fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpCommandRouter")
-            .field("discovery", &self.discovery)
+        f.debug_struct("HttpTransport")
             .field("timeout", &self.timeout)
             .finish()
     }
 }
 
-impl HttpCommandRouter {
-    /// Routes through `discovery`.
-    pub fn new(discovery: Arc<dyn ServiceDiscovery>) -> Result<Self> {
+impl HttpTransport {
+    /// A client with the webpki roots.
+    pub fn new() -> Result<Self> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| Error::config("cloudrun", format!("TLS set-up failed: {e}")))?
+            .map_err(|e| Error::config("discovery", format!("TLS set-up failed: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();
         Ok(Self {
-            discovery,
             client: Client::builder(TokioExecutor::new()).build(connector),
             timeout: DEFAULT_COMMAND_TIMEOUT,
         })
@@ -102,16 +98,18 @@ impl HttpCommandRouter {
 }
 
 #[async_trait]
-impl CommandRouter for HttpCommandRouter {
-    async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
-        let domain = request
-            .command
-            .as_ref()
-            .and_then(|c| c.cover.as_ref())
-            .map(|c| c.domain.clone())
-            .ok_or_else(|| Error::invalid_argument("command has no cover"))?;
-        let url = self.discovery.aggregate(&domain).await?;
-        let (status, body) = self.post(&url, request.encode_to_vec()).await?;
+impl CommandTransport for HttpTransport {
+    fn schemes(&self) -> &'static [&'static str] {
+        &["http", "https"]
+    }
+
+    async fn send(
+        &self,
+        _domain: &str,
+        endpoint: &url::Url,
+        request: CommandRequest,
+    ) -> Result<CommandResponse> {
+        let (status, body) = self.post(endpoint, request.encode_to_vec()).await?;
         if status.is_success() {
             return Ok(CommandResponse::decode(body)?);
         }
