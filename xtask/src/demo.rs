@@ -25,7 +25,7 @@ pub(crate) fn run(target: Target) -> Result<()> {
                 "-p",
                 "angzarr-example-shop-lambda",
                 "--example",
-                "demo",
+                "lambda_demo",
             ])
         }
         Target::Gcp => {
@@ -36,7 +36,7 @@ pub(crate) fn run(target: Target) -> Result<()> {
                 "-p",
                 "angzarr-example-shop-cloudrun",
                 "--example",
-                "demo",
+                "cloudrun_demo",
             ])
         }
     };

@@ -70,8 +70,53 @@ fn usage_error(message: &str) -> anyhow::Result<()> {
     Err(UsageError.into())
 }
 
+/// The whole effective configuration tree as JSON (which is YAML): the core
+/// sections, the gateway's, the business logic, the role, and whatever the
+/// tree holds for the platforms' own sections; secrets redacted.
 fn print_config() -> anyhow::Result<()> {
-    let config = angzarr_core::config::Config::load()?;
-    println!("{config:#?}");
+    use angzarr_core::config::Config;
+    let figment = Config::figment()?;
+    let mut tree = serde_json::to_value(Config::from_figment(figment.clone())?)?;
+    tree["gateway"] =
+        serde_json::to_value(angzarr_gateway::GatewayConfig::from_figment(&figment)?)?;
+    tree["business"] = serde_json::to_value(angzarr_host::BusinessConfig::from_figment(&figment)?)?;
+    if let Some(role) = angzarr_host::Role::from_figment(&figment)? {
+        tree["role"] = serde_json::Value::from(role.as_str());
+    }
+    for section in ["lambda", "cloudrun", "payload", "push_auth"] {
+        if let Ok(value) = figment.extract_inner::<serde_json::Value>(section) {
+            tree[section] = value;
+        }
+    }
+    redact(&mut tree);
+    println!("{}", serde_json::to_string_pretty(&tree)?);
     Ok(())
+}
+
+/// Replaces secrets in `value`: values of keys that name one (token,
+/// password, secret, credentials, keys), and the password of any URL.
+fn redact(value: &mut serde_json::Value) {
+    const SECRET_KEYS: &[&str] = &["token", "password", "secret", "credential", "access_key"];
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                if SECRET_KEYS.iter().any(|s| key.contains(s)) && !inner.is_null() {
+                    *inner = serde_json::Value::from("<redacted>");
+                } else {
+                    redact(inner);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        serde_json::Value::String(text) => {
+            if let Ok(mut url) = url::Url::parse(text)
+                && url.password().is_some()
+                && url.set_password(Some("redacted")).is_ok()
+            {
+                *text = url.to_string();
+            }
+        }
+        _ => {}
+    }
 }

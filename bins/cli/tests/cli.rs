@@ -68,3 +68,57 @@ fn an_unknown_command_prints_usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: angzarr"));
 }
+
+#[test]
+fn config_prints_the_whole_tree_with_secrets_redacted() {
+    let out = angzarr(
+        &["config"],
+        &[
+            ("ANGZARR_DISCOVERY__CONSUL__TOKEN", "t0ps3cret"),
+            (
+                "ANGZARR_STORAGE__REDIS__URL",
+                "redis://user:hunter2@cache:6379",
+            ),
+            ("ANGZARR_ROLE", "saga-trigger"),
+            (
+                "ANGZARR_BUSINESS__AGGREGATES__CART__GRPC",
+                "http://127.0.0.1:50051",
+            ),
+            ("ANGZARR_LAMBDA__FIFO", "true"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for section in [
+        "storage",
+        "messaging",
+        "discovery",
+        "runtime",
+        "gateway",
+        "business",
+        "lambda",
+    ] {
+        assert!(tree.get(section).is_some(), "`{section}` missing: {stdout}");
+    }
+    assert_eq!(tree["role"], "saga-trigger");
+    assert_eq!(
+        tree["business"]["aggregates"]["cart"]["grpc"],
+        "http://127.0.0.1:50051"
+    );
+    assert!(
+        !stdout.contains("t0ps3cret") && !stdout.contains("hunter2"),
+        "{stdout}"
+    );
+    assert_eq!(tree["discovery"]["consul"]["token"], "<redacted>");
+    assert!(
+        tree["storage"]["redis"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("cache:6379")
+    );
+}

@@ -124,10 +124,19 @@ fn main() {
          sagas: { checkout: { grpc: 'http://127.0.0.1:9', domains: [cart] } }\n",
     )
     .unwrap();
+    // The interpreter itself, not a shim: the function's environment is
+    // Lambda's, not this shell's.
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".to_owned());
     let child = scratch.join("child.yaml");
     std::fs::write(
         &child,
-        "business:\n  aggregates: { cart: { command: [python3, -m, shop_services, cart] } }\n",
+        format!("business:\n  aggregates: {{ cart: {{ command: ['{python}', -m, shop_services, cart] }} }}\n"),
     )
     .unwrap();
     let python_path = Path::new(env!("CARGO_MANIFEST_DIR"))

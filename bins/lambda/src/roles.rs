@@ -59,12 +59,23 @@ pub async fn run_with(build: impl FnOnce(&Adapters) -> Result<Application>) -> R
     let figment = Config::figment()?;
     let function = std::env::var(FUNCTION_NAME_VAR).ok();
     let role = resolve_role(Role::from_figment(&figment)?, function.as_deref())?;
+    let (app, adapters) = prepare(role, &figment, build).await?;
+    serve(role, app, adapters).await
+}
+
+/// The adapters and the application, with the configuration's `business`
+/// section applied and its processes for `role` serving.
+async fn prepare(
+    role: Role,
+    figment: &figment::Figment,
+    build: impl FnOnce(&Adapters) -> Result<Application>,
+) -> Result<(Application, &'static Adapters)> {
     let adapters = Adapters::shared().await?;
-    let app = BusinessConfig::from_figment(&figment)?.apply(build(adapters)?)?;
+    let app = BusinessConfig::from_figment(figment)?.apply(build(adapters)?)?;
     // Business logic the function runs beside it serves before the first poll.
     app.start(role).await?;
     tracing::info!(%role, aggregates = ?app.aggregate_domains(), "angzarr-lambda starting");
-    serve(role, app, adapters).await
+    Ok((app, adapters))
 }
 
 /// The role of a function: the configured one, else the one its name ends
@@ -108,35 +119,42 @@ fn all_refused() -> Error {
 /// Runs the Lambda Runtime API loop of `role` for `app`.
 pub async fn serve(role: Role, app: Application, adapters: &'static Adapters) -> RunResult {
     match role {
-        Role::Gateway => lambda_http::run(host::gateway(&app, adapters).await?).await,
-        Role::Aggregate => {
-            let coordinator = Arc::new(host::coordinator(&app, adapters));
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-                let coordinator = coordinator.clone();
-                async move {
-                    let answer =
-                        crate::invoke::handle_invocation(&coordinator, event.payload).await;
-                    Ok::<_, lambda_runtime::Error>(answer)
-                }
-            }))
-            .await
-        }
-        Role::ProjectorTrigger | Role::SagaTrigger => {
-            let sagas = role == Role::SagaTrigger;
-            let triggers = Arc::new(host::triggers(&app, adapters, !sagas, sagas).await?);
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-                let triggers = triggers.clone();
-                async move {
-                    triggers
-                        .handle_event(event.payload)
-                        .await
-                        .map_err(lambda_runtime::Error::from)
-                }
-            }))
-            .await
-        }
+        Role::Gateway => serve_gateway(app, adapters).await,
+        Role::Aggregate => serve_aggregate(app, adapters).await,
+        Role::ProjectorTrigger => serve_triggers(app, adapters, false).await,
+        Role::SagaTrigger => serve_triggers(app, adapters, true).await,
         Role::All => Err(all_refused().into()),
     }
+}
+
+async fn serve_gateway(app: Application, adapters: &'static Adapters) -> RunResult {
+    lambda_http::run(host::gateway(&app, adapters).await?).await
+}
+
+async fn serve_aggregate(app: Application, adapters: &'static Adapters) -> RunResult {
+    let coordinator = Arc::new(host::coordinator(&app, adapters));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let coordinator = coordinator.clone();
+        async move {
+            let answer = crate::invoke::handle_invocation(&coordinator, event.payload).await;
+            Ok::<_, lambda_runtime::Error>(answer)
+        }
+    }))
+    .await
+}
+
+async fn serve_triggers(app: Application, adapters: &'static Adapters, sagas: bool) -> RunResult {
+    let triggers = Arc::new(host::triggers(&app, adapters, !sagas, sagas).await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let triggers = triggers.clone();
+        async move {
+            triggers
+                .handle_event(event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
 }
 
 #[cfg(test)]

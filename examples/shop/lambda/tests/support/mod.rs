@@ -45,6 +45,28 @@ impl Functions {
     }
 }
 
+/// The shop's DynamoDB read model, as the host suite reads it.
+pub struct SummaryTable;
+
+#[async_trait::async_trait]
+impl ReadModel for SummaryTable {
+    async fn summary(
+        &self,
+        deployment: &Deployment,
+        order: uuid::Uuid,
+    ) -> anyhow::Result<Option<angzarr_testkit::suites::host::Summary>> {
+        Ok(deployment
+            .summary(order)
+            .await?
+            .map(|s| angzarr_testkit::suites::host::Summary {
+                status: s.status().as_str_name().to_owned(),
+                total_cents: s.total_cents,
+                item_count: s.item_count,
+                tracking_number: s.tracking_number,
+            }))
+    }
+}
+
 impl Deployment {
     /// The shop on SNS → SQS; the read-model table only when `with_read_model`.
     pub async fn shop(with_read_model: bool) -> anyhow::Result<Self> {

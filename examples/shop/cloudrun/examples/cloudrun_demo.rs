@@ -2,7 +2,7 @@
 //! Bigtable emulators, printing each step.
 //!
 //! ```sh
-//! cargo run -p angzarr-example-shop-cloudrun --example demo
+//! cargo run -p angzarr-example-shop-cloudrun --example cloudrun_demo
 //! ```
 //!
 //! Starts both emulators (through `angzarr_testkit`), creates the tables,

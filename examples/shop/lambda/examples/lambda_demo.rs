@@ -4,7 +4,7 @@
 //! delivering every SQS record twice to the trigger functions.
 //!
 //! ```text
-//! cargo run -p angzarr-example-shop-lambda --example demo
+//! cargo run -p angzarr-example-shop-lambda --example lambda_demo
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
