@@ -38,8 +38,10 @@ pub async fn run(handlers: impl Into<Handlers>) -> ExitCode {
 /// binary applies (`storage`, `messaging`, `discovery`, `firing_guard`,
 /// `runtime`, `gateway`, `business`, `cloudrun`, push authentication).
 pub async fn try_run(handlers: Handlers) -> Result<()> {
-    let settings = ServerSettings::from_process()?;
+    // The configuration is read once, for every section.
     let figment = Config::figment()?;
+    let port = std::env::var("PORT").ok();
+    let settings = ServerSettings::load(&figment, port.as_deref(), std::env::args().skip(1))?;
     let config = Config::from_figment(figment.clone())?;
     let handlers =
         handlers.with_application(|app| BusinessConfig::from_figment(&figment)?.apply(app))?;

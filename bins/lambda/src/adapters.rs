@@ -54,17 +54,22 @@ pub struct Adapters {
 static SHARED: OnceCell<Adapters> = OnceCell::const_new();
 
 impl Adapters {
-    /// The process's adapters, built from [`Adapters::load`] on first use.
-    pub async fn shared() -> Result<&'static Adapters> {
-        SHARED.get_or_try_init(Self::load).await
+    /// The process's adapters, built from `figment` (see
+    /// [`Config::figment`]) on first use.
+    pub async fn shared(figment: &figment::Figment) -> Result<&'static Adapters> {
+        SHARED.get_or_try_init(|| Self::from_figment(figment)).await
     }
 
     /// Builds the adapters from the layered configuration (defaults <
     /// `$ANGZARR_CONFIG` < `ANGZARR_*` variables).
     pub async fn load() -> Result<Self> {
-        let figment = Config::figment()?;
+        Self::from_figment(&Config::figment()?).await
+    }
+
+    /// Builds the adapters from an already loaded configuration tree.
+    pub async fn from_figment(figment: &figment::Figment) -> Result<Self> {
         let config = Config::from_figment(figment.clone())?;
-        let lambda = LambdaConfig::from_figment(&figment)?;
+        let lambda = LambdaConfig::from_figment(figment)?;
         Self::from_config(config, lambda).await
     }
 

@@ -70,7 +70,7 @@ async fn prepare(
     figment: &figment::Figment,
     build: impl FnOnce(&Adapters) -> Result<Application>,
 ) -> Result<(Application, &'static Adapters)> {
-    let adapters = Adapters::shared().await?;
+    let adapters = Adapters::shared(figment).await?;
     let app = BusinessConfig::from_figment(figment)?.apply(build(adapters)?)?;
     // Business logic the function runs beside it serves before the first poll.
     app.start(role).await?;
