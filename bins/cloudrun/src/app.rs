@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
 
-use crate::adapters::Adapters;
 use crate::handlers::Handlers;
 use crate::settings::ServerSettings;
 use crate::triggers::{self, TriggerStats};
+use angzarr_host::Adapters;
 use angzarr_host::{HttpTransport, Role, Types};
 
 /// The business logic on its adapters; [`App::router`] gives each role's
@@ -49,7 +49,7 @@ impl App {
         let mut builder =
             AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
                 .snapshots(adapters.snapshots.clone())
-                .runtime_config(&adapters.runtime);
+                .runtime_config(&adapters.config.runtime);
         for (domain, handler) in handlers.app.aggregates() {
             builder = builder.handler(domain, handler.clone());
         }

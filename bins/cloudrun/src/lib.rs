@@ -23,7 +23,6 @@
 //! # }
 //! ```
 
-mod adapters;
 mod app;
 mod handlers;
 #[cfg(feature = "cloudrun")]
@@ -33,8 +32,9 @@ pub mod server;
 mod settings;
 pub mod triggers;
 
-pub use adapters::{Adapters, MESSAGING_TYPES, STORAGE_TYPES};
+pub use angzarr_host::Adapters;
 pub use angzarr_host::Role;
+pub use angzarr_host::adapters::{MESSAGING_TYPES, STORAGE_TYPES};
 pub use app::App;
 pub use handlers::{Handlers, ProjectorEntry, SagaEntry};
 pub use run::{run, try_run};

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use angzarr_core::{Error, Result};
 
-use crate::adapters::Adapters;
 use crate::handlers::Handlers;
 use crate::triggers::{projector_path, saga_path};
+use angzarr_host::Adapters;
 
 /// Where the trigger services answer, e.g. `https://projectors-xyz.a.run.app`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use angzarr_core::{Error, Result};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::adapters::Adapters;
+use angzarr_host::Adapters;
 
 /// Resolves on SIGTERM (what Cloud Run sends before stopping an instance)
 /// or Ctrl-C.

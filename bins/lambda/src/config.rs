@@ -180,10 +180,10 @@ mod tests {
             ca_cert_file: Some("/nonexistent/ca.pem".into()),
             ..LambdaConfig::default()
         };
-        let err = crate::aws::SdkConfigs::new(&missing)
+        let err = crate::adapters::sdk_configs(&missing)
             .unwrap_err()
             .to_string();
         assert!(err.contains("lambda.ca_cert_file"), "{err}");
-        assert!(crate::aws::SdkConfigs::new(&LambdaConfig::default()).is_ok());
+        assert!(crate::adapters::sdk_configs(&LambdaConfig::default()).is_ok());
     }
 }

@@ -11,8 +11,7 @@ use angzarr_core::Result;
 use angzarr_gateway::{Gateway, GatewayConfig};
 use angzarr_host::{Application, HttpTransport, Types};
 use angzarr_runtime::{
-    AggregateCoordinator, CommandRouter, DiscoveryRouter, EventQueries, FiringPolicy,
-    MemoryDeadLetters,
+    AggregateCoordinator, CommandRouter, DiscoveryRouter, EventQueries, MemoryDeadLetters,
 };
 
 use crate::adapters::Adapters;
@@ -23,9 +22,10 @@ use crate::trigger::Triggers;
 /// with the configuration's `runtime` settings (snapshots, state cache,
 /// merge retries).
 pub fn coordinator(app: &Application, adapters: &Adapters) -> AggregateCoordinator {
-    let mut builder = AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
-        .snapshots(adapters.snapshots.clone())
-        .runtime_config(&adapters.config.runtime);
+    let mut builder =
+        AggregateCoordinator::builder(adapters.host.store.clone(), adapters.host.bus.clone())
+            .snapshots(adapters.host.snapshots.clone())
+            .runtime_config(&adapters.host.config.runtime);
     for (domain, handler) in app.aggregates() {
         builder = builder.handler(domain, handler.clone());
     }
@@ -44,8 +44,8 @@ pub async fn router(app: &Application, adapters: &Adapters) -> Result<Arc<dyn Co
     let local = config
         .in_process
         .then(|| Arc::new(coordinator(app, adapters)));
-    let endpoints = AggregateFunctions::new(config.clone(), adapters.discovery.clone());
-    let client = LambdaTransport::client(config, &adapters.sdk_configs).await;
+    let endpoints = AggregateFunctions::new(config.clone(), adapters.host.discovery.clone());
+    let client = LambdaTransport::client(config, adapters.sdk_configs()).await;
     let router = DiscoveryRouter::new(local, Arc::new(endpoints))
         .with_transport(Arc::new(LambdaTransport::new(client)))
         .with_transport(Arc::new(HttpTransport::new()?));
@@ -61,7 +61,7 @@ pub async fn gateway(app: &Application, adapters: &Adapters) -> Result<axum::Rou
     }
     let mut builder = Gateway::builder(
         router(app, adapters).await?,
-        EventQueries::new(adapters.store.clone()),
+        EventQueries::new(adapters.host.store.clone()),
     )
     .config(config);
     if !matches!(app.message_types(), Types::Contract) {
@@ -83,8 +83,8 @@ pub async fn triggers(
         Arc::new(NoCommands) as Arc<dyn CommandRouter>
     };
     let mut triggers = Triggers::new(
-        adapters.guard.clone(),
-        FiringPolicy::from(&adapters.config.firing_guard),
+        adapters.host.guard.clone(),
+        adapters.host.policy,
         router,
         Arc::new(MemoryDeadLetters::new()),
     )

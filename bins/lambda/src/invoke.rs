@@ -154,7 +154,7 @@ impl LambdaTransport {
     /// `sdk_configs` when one matches.
     pub async fn client(
         config: &LambdaConfig,
-        sdk_configs: &crate::aws::SdkConfigs,
+        sdk_configs: &angzarr_aws::SdkConfigs,
     ) -> aws_sdk_lambda::Client {
         let sdk = sdk_configs
             .get(config.region.as_deref(), config.invoke_endpoint.as_deref())

@@ -23,10 +23,10 @@
 //! The role comes from `ANGZARR_ROLE` or, without it, the function's name
 //! (`shop-aggregate` plays `aggregate`), so one binary serves every role.
 //! Adapters come from the configuration ([`Adapters`]), chosen by cargo
-//! features: `lambda` (default: DynamoDB, SNS/SQS), `kinesis`, `redis`.
+//! features: `lambda` (default: DynamoDB, SNS/SQS), `kinesis`, `redis`,
+//! `consul`, `cloudmap` — those of `angzarr-host`'s one factory.
 
 pub mod adapters;
-pub mod aws;
 pub mod config;
 pub mod host;
 pub mod invoke;

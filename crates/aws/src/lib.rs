@@ -5,8 +5,10 @@
 //! are given), [`RequestCounter`] (round trips, measured) and [`from_sdk`]
 //! (the one mapping of SDK errors to [`angzarr_core::Error`]), and
 //! [`https_client`] (an HTTPS client trusting only the roots that sign AWS
-//! endpoints, which shortens a function's cold start).
+//! endpoints, which shortens a function's cold start), and [`SdkConfigs`]
+//! (the process's SDK configurations, one per region and endpoint).
 
+mod configs;
 mod counter;
 mod error;
 mod setters;
@@ -16,6 +18,7 @@ mod tls;
 pub use aws_config::SdkConfig;
 /// An HTTP client for an SDK configuration (see [`https_client`]).
 pub use aws_smithy_runtime_api::client::http::SharedHttpClient;
+pub use configs::{SdkConfigs, region};
 pub use counter::RequestCounter;
 pub use error::{RETRIABLE_CODES, from_sdk};
 pub use settings::{ClientSettings, StaticCredentials};

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod adapters;
 mod application;
 mod business;
 pub mod child;
@@ -26,6 +27,7 @@ pub mod discovery;
 mod http_transport;
 pub mod role;
 
+pub use adapters::Adapters;
 pub use application::{Application, Kind, Subscribed, Types};
 pub use business::{BusinessConfig, Component, SECTION, Subscriber};
 pub use child::ChildProcess;

@@ -55,7 +55,7 @@ pub fn application(adapters: &Adapters) -> Result<Application> {
 }
 
 fn summary_projector(adapters: &Adapters) -> Arc<dyn angzarr_runtime::Projector> {
-    match &adapters.dynamodb {
+    match &adapters.host.dynamodb {
         Some(dynamodb) => Arc::new(OrderSummaryTable::new(
             dynamodb.client().clone(),
             std::env::var(READ_MODEL_TABLE_VAR)

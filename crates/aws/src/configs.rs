@@ -1,21 +1,17 @@
-//! The AWS SDK configurations of one function process: region and static
-//! credentials set explicitly when given (so the SDK never probes the
-//! instance metadata service), and loaded once per distinct region and
-//! endpoint — every client of the process shares one HTTP stack and one
-//! credentials provider, which keeps the cold start short. The HTTPS client
-//! trusts the roots of `lambda.trust_roots` (by default only the Amazon
-//! Trust Services roots every AWS endpoint chains to, compiled in, so no
-//! system bundle is read and parsed at start) plus `lambda.ca_cert_file`.
+//! The AWS SDK configurations of one process: region and static credentials
+//! set explicitly when given (so the SDK never probes the instance metadata
+//! service), and loaded once per distinct region and endpoint — every client
+//! of the process shares one HTTP stack and one credentials provider, which
+//! keeps a function's cold start short.
 
 use std::sync::Arc;
 
-use angzarr_aws::{ClientSettings, SharedHttpClient, StaticCredentials, https_client};
 use angzarr_core::{Error, Result};
 use aws_config::SdkConfig;
-
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tokio::sync::Mutex;
 
-use crate::config::LambdaConfig;
+use crate::{ClientSettings, StaticCredentials, TrustRoots, https_client};
 
 /// Region and endpoint override.
 type Key = (Option<String>, Option<String>);
@@ -33,7 +29,7 @@ pub fn region(region: Option<&str>) -> Option<String> {
 }
 
 /// SDK configurations by region and endpoint override, loaded on first use
-/// (clones share them).
+/// (clones share them). The default uses the SDK's own HTTPS client.
 #[derive(Clone, Debug, Default)]
 pub struct SdkConfigs {
     loaded: Arc<Mutex<Vec<(Key, SdkConfig)>>>,
@@ -43,21 +39,20 @@ pub struct SdkConfigs {
 }
 
 impl SdkConfigs {
-    /// Configurations whose HTTPS client trusts what `lambda` says
-    /// (`trust_roots`, `ca_cert_file`); an unreadable or malformed
-    /// certificate file is an error naming `lambda.ca_cert_file`.
-    pub fn new(lambda: &LambdaConfig) -> Result<Self> {
-        const KEY: &str = "lambda.ca_cert_file";
-        let extra = match &lambda.ca_cert_file {
+    /// Configurations whose HTTPS client trusts `roots` plus the PEM file
+    /// `ca_cert_file`; an unreadable or malformed file is an error naming
+    /// `key`.
+    pub fn new(roots: TrustRoots, ca_cert_file: Option<&str>, key: &str) -> Result<Self> {
+        let extra = match ca_cert_file {
             Some(path) => Some(
                 std::fs::read(path)
-                    .map_err(|e| Error::config(KEY, format!("cannot read `{path}`: {e}")))?,
+                    .map_err(|e| Error::config(key, format!("cannot read `{path}`: {e}")))?,
             ),
             None => None,
         };
         Ok(Self {
             loaded: Arc::default(),
-            http_client: https_client(lambda.trust_roots, extra.as_deref(), KEY)?,
+            http_client: https_client(roots, extra.as_deref(), key)?,
         })
     }
 
@@ -82,5 +77,37 @@ impl SdkConfigs {
         let sdk = settings.sdk_config().await;
         loaded.push((key, sdk.clone()));
         sdk
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_certificate_file_names_the_key() {
+        let err = SdkConfigs::new(
+            TrustRoots::Amazon,
+            Some("/nonexistent/ca.pem"),
+            "x.ca_cert_file",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("x.ca_cert_file"), "{err}");
+        assert!(SdkConfigs::new(TrustRoots::Amazon, None, "x").is_ok());
+    }
+
+    #[tokio::test]
+    async fn one_configuration_per_region_and_endpoint() {
+        let configs = SdkConfigs::default();
+        let a = configs.get(Some("eu-west-1"), None).await;
+        let b = configs.get(Some("eu-west-1"), None).await;
+        let c = configs
+            .get(Some("eu-west-1"), Some("http://127.0.0.1:1"))
+            .await;
+        assert_eq!(a.region(), b.region());
+        assert_eq!(configs.loaded.lock().await.len(), 2);
+        assert_eq!(c.endpoint_url(), Some("http://127.0.0.1:1"));
     }
 }
