@@ -7,7 +7,7 @@ use angzarr_core::Result;
 use angzarr_gateway::{Gateway, GatewayConfig, ReadinessProbe, StoreProbe};
 use angzarr_runtime::{
     AggregateCoordinator, CommandRouter, DiscoveryRouter, EventQueries, MemoryDeadLetters,
-    ProjectorDispatch, SagaDispatch,
+    ProjectorDispatch,
 };
 use axum::Router;
 use axum::extract::State;
@@ -17,9 +17,10 @@ use http::StatusCode;
 
 use crate::handlers::Handlers;
 use crate::settings::ServerSettings;
-use crate::triggers::{self, TriggerStats};
+use crate::triggers;
 use angzarr_host::Adapters;
 use angzarr_host::{HttpTransport, Role, Types};
+use angzarr_host::{TriggerStats, Triggers};
 
 /// The business logic on its adapters; [`App::router`] gives each role's
 /// HTTP service. Build it once per process.
@@ -28,7 +29,6 @@ pub struct App {
     adapters: Adapters,
     handlers: Handlers,
     coordinator: Arc<AggregateCoordinator>,
-    projector_dispatch: Arc<ProjectorDispatch>,
     remote: Arc<DiscoveryRouter>,
     local_first: Arc<DiscoveryRouter>,
     stats: TriggerStats,
@@ -46,16 +46,7 @@ impl App {
             adapters.guard.clone(),
             adapters.policy,
         ));
-        let mut builder =
-            AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
-                .snapshots(adapters.snapshots.clone())
-                .runtime_config(&adapters.config.runtime);
-        for (domain, handler) in handlers.app.aggregates() {
-            builder = builder.handler(domain, handler.clone());
-        }
-        if let Some(upcaster) = handlers.app.upcaster_handler() {
-            builder = builder.upcaster(upcaster.clone());
-        }
+        let mut builder = handlers.app.coordinator(&adapters);
         let sync: Vec<_> = handlers
             .projectors()
             .iter()
@@ -74,7 +65,6 @@ impl App {
                 .with_transport(http);
         Ok(Self {
             coordinator,
-            projector_dispatch,
             remote: Arc::new(remote),
             local_first: Arc::new(local_first),
             stats: TriggerStats::default(),
@@ -140,35 +130,33 @@ impl App {
             Role::All => self.gateway(self.local_first.clone(), probe.clone(), None)?,
             Role::ProjectorTrigger | Role::SagaTrigger => health(probe.clone()),
         };
-        if role.runs_projectors() {
-            router = router.merge(triggers::projector_routes(
-                self.handlers.projectors(),
-                self.projector_dispatch.clone(),
-                &self.stats,
-                self.push_auth.as_ref(),
-            ));
-            if let Some(extra) = &self.handlers.projector_routes {
-                router = router.merge(extra.clone());
-            }
-        }
-        if role.runs_sagas() {
+        if role.runs_projectors() || role.runs_sagas() {
             let commands: Arc<dyn CommandRouter> = if role == Role::All {
                 self.local_first.clone()
             } else {
                 self.remote.clone()
             };
-            let dispatch = Arc::new(SagaDispatch::new(
+            let triggers = Triggers::new(
                 self.adapters.guard.clone(),
                 self.adapters.policy,
                 commands,
                 Arc::new(self.dead_letters.clone()),
-            ));
-            router = router.merge(triggers::saga_routes(
-                self.handlers.sagas(),
-                dispatch,
-                &self.stats,
+            )
+            .with_application(
+                &self.handlers.app,
+                role.runs_projectors(),
+                role.runs_sagas(),
+            )
+            .with_stats(self.stats.clone());
+            router = router.merge(triggers::routes(
+                &Arc::new(triggers),
                 self.push_auth.as_ref(),
             ));
+        }
+        if role.runs_projectors()
+            && let Some(extra) = &self.handlers.projector_routes
+        {
+            router = router.merge(extra.clone());
         }
         Ok(router)
     }

@@ -16,23 +16,12 @@ use angzarr_runtime::{
 
 use crate::adapters::Adapters;
 use crate::invoke::{AggregateFunctions, LambdaTransport};
-use crate::trigger::Triggers;
+use angzarr_host::Triggers;
 
-/// The aggregate pipeline of `app`'s command handlers over the adapters,
-/// with the configuration's `runtime` settings (snapshots, state cache,
-/// merge retries).
+/// The aggregate pipeline of `app`'s command handlers over the adapters
+/// ([`Application::coordinator`]).
 pub fn coordinator(app: &Application, adapters: &Adapters) -> AggregateCoordinator {
-    let mut builder =
-        AggregateCoordinator::builder(adapters.host.store.clone(), adapters.host.bus.clone())
-            .snapshots(adapters.host.snapshots.clone())
-            .runtime_config(&adapters.host.config.runtime);
-    for (domain, handler) in app.aggregates() {
-        builder = builder.handler(domain, handler.clone());
-    }
-    if let Some(upcaster) = app.upcaster_handler() {
-        builder = builder.upcaster(upcaster.clone());
-    }
-    builder.build()
+    app.coordinator(&adapters.host).build()
 }
 
 /// Where commands go from the gateway and the saga trigger: `app`'s
@@ -82,24 +71,13 @@ pub async fn triggers(
     } else {
         Arc::new(NoCommands) as Arc<dyn CommandRouter>
     };
-    let mut triggers = Triggers::new(
+    Ok(Triggers::new(
         adapters.host.guard.clone(),
         adapters.host.policy,
         router,
         Arc::new(MemoryDeadLetters::new()),
     )
-    .fifo(adapters.lambda.fifo);
-    if projectors {
-        for p in app.projectors() {
-            triggers = triggers.projector(p.clone());
-        }
-    }
-    if sagas {
-        for s in app.sagas() {
-            triggers = triggers.saga(s.clone());
-        }
-    }
-    Ok(triggers)
+    .with_application(app, projectors, sagas))
 }
 
 /// The projector trigger sends no commands.

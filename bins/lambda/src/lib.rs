@@ -37,4 +37,4 @@ pub use adapters::Adapters;
 pub use config::LambdaConfig;
 pub use invoke::{AggregateAnswer, AggregateFunctions, AggregateInvocation, LambdaTransport};
 pub use roles::{run, run_with};
-pub use trigger::{DeliveryReport, Subscribed, Triggers};
+pub use trigger::{DeliveryReport, Subscribed, Triggers, handle_event};

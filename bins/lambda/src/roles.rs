@@ -145,11 +145,11 @@ async fn serve_aggregate(app: Application, adapters: &'static Adapters) -> RunRe
 
 async fn serve_triggers(app: Application, adapters: &'static Adapters, sagas: bool) -> RunResult {
     let triggers = Arc::new(host::triggers(&app, adapters, !sagas, sagas).await?);
+    let fifo = adapters.lambda.fifo;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let triggers = triggers.clone();
         async move {
-            triggers
-                .handle_event(event.payload)
+            crate::trigger::handle_event(&triggers, fifo, event.payload)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }

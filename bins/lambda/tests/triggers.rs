@@ -12,7 +12,7 @@ use angzarr_core::{Error, Result, Subscription};
 use angzarr_example_shop::proto::{AddItem, Checkout};
 use angzarr_example_shop::{Shop, cart};
 use angzarr_lambda::invoke::{AggregateAnswer, AggregateInvocation, handle_invocation};
-use angzarr_lambda::{Subscribed, Triggers};
+use angzarr_lambda::{Subscribed, Triggers, handle_event};
 use angzarr_runtime::authoring::command;
 use angzarr_runtime::{FiringPolicy, MemoryDeadLetters, Projector};
 use async_trait::async_trait;
@@ -109,15 +109,35 @@ fn failures(answer: &Value) -> Vec<String> {
         .collect()
 }
 
-fn triggers(projector: Arc<Counting>) -> Triggers {
+/// A trigger function: its triggers and whether its batches are ordered.
+struct Function {
+    triggers: Triggers,
+    fifo: bool,
+}
+
+impl Function {
+    fn fifo(self, fifo: bool) -> Self {
+        Self { fifo, ..self }
+    }
+
+    async fn handle_event(&self, event: Value) -> angzarr_core::Result<Value> {
+        handle_event(&self.triggers, self.fifo, event).await
+    }
+}
+
+fn triggers(projector: Arc<Counting>) -> Function {
     let shop = Shop::in_memory();
-    Triggers::new(
+    let triggers = Triggers::new(
         Arc::new(MemoryFiringGuard::new()),
         FiringPolicy::default(),
         shop.coordinator.clone(),
         Arc::new(MemoryDeadLetters::new()),
     )
-    .projector(Subscribed::new(projector, [cart::DOMAIN]))
+    .projector(Subscribed::new(projector, [cart::DOMAIN]));
+    Function {
+        triggers,
+        fifo: false,
+    }
 }
 
 #[tokio::test]

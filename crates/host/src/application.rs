@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use angzarr_core::Result;
 use angzarr_gateway::TypeRegistry;
-use angzarr_runtime::{CommandHandler, Projector, Saga, Upcaster};
+use angzarr_runtime::{
+    AggregateCoordinator, AggregateCoordinatorBuilder, CommandHandler, Projector, Saga, Upcaster,
+};
 
 use crate::child::ChildProcess;
 use crate::role::Role;
@@ -252,6 +254,24 @@ impl Application {
             .map(|(_, child)| child.start());
         futures::future::try_join_all(starting).await?;
         Ok(())
+    }
+
+    /// The aggregate pipeline of the command handlers (and upcaster) over
+    /// `adapters`' store, snapshots and bus, with the configuration's
+    /// `runtime` settings (snapshots, state cache, merge retries); add more
+    /// (synchronous projectors) before building.
+    pub fn coordinator(&self, adapters: &crate::Adapters) -> AggregateCoordinatorBuilder {
+        let mut builder =
+            AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
+                .snapshots(adapters.snapshots.clone())
+                .runtime_config(&adapters.config.runtime);
+        for (domain, handler) in &self.aggregates {
+            builder = builder.handler(domain, handler.clone());
+        }
+        if let Some(upcaster) = &self.upcaster {
+            builder = builder.upcaster(upcaster.clone());
+        }
+        builder
     }
 
     /// The command handlers, by domain, in the order added.

@@ -26,6 +26,7 @@ pub mod child;
 pub mod discovery;
 mod http_transport;
 pub mod role;
+pub mod triggers;
 
 pub use adapters::Adapters;
 pub use application::{Application, Kind, Subscribed, Types};
@@ -33,3 +34,4 @@ pub use business::{BusinessConfig, Component, SECTION, Subscriber};
 pub use child::ChildProcess;
 pub use http_transport::{DEFAULT_COMMAND_TIMEOUT, HttpTransport, PROTOBUF};
 pub use role::Role;
+pub use triggers::{Counts, Delivered, DeliveryReport, TriggerStats, Triggers};

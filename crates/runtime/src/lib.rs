@@ -23,7 +23,7 @@ pub mod retry;
 pub mod router;
 mod state_cache;
 
-pub use aggregate::AggregateCoordinator;
+pub use aggregate::{AggregateCoordinator, AggregateCoordinatorBuilder};
 pub use dead_letter::{DeadLetterSink, MemoryDeadLetters};
 pub use dispatch::{FiringPolicy, Guarded, ProjectorDispatch, SagaDispatch, SagaOutcome};
 pub use logic::{CommandHandler, Projector, Saga, Upcaster};

@@ -176,17 +176,17 @@ async fn requests_per_command_and_per_delivery() {
         [order::DOMAIN],
     ));
     dynamo_count.reset();
-    triggers.deliver(books[0].clone()).await.unwrap();
+    triggers.deliver("m0", books[0].clone()).await.unwrap();
     counts.push(("projector delivery (new summary)", dynamo_count.get(), 0));
     dynamo_count.reset();
-    triggers.deliver(books[1].clone()).await.unwrap();
+    triggers.deliver("m1", books[1].clone()).await.unwrap();
     counts.push((
         "projector delivery (existing summary)",
         dynamo_count.get(),
         0,
     ));
     dynamo_count.reset();
-    let report = triggers.deliver(books[1].clone()).await.unwrap();
+    let report = triggers.deliver("m1", books[1].clone()).await.unwrap();
     assert_eq!(report.duplicates, ["order-summary"]);
     counts.push(("duplicate delivery", dynamo_count.get(), 0));
 

@@ -1,0 +1,418 @@
+//! The one delivery path of every host: a book in, the projectors and sagas
+//! that read its domain run through the firing guard, their counts kept.
+//!
+//! Lambda hands a batch's books to [`Triggers::deliver`] (every handler
+//! subscribed to the domain); Cloud Run's push endpoints name the handler
+//! ([`Triggers::deliver_to`]). Either way a delivery is keyed by handler and
+//! book ([`angzarr_core::guard::firing_key`]), so a book delivered twice has
+//! one effect and a retried book redoes only the handlers that had not
+//! finished; a book of a domain the handler does not read is acknowledged
+//! without running it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use angzarr_core::proto::EventBook;
+use angzarr_core::{AggregateKey, Error, FiringGuard, Result};
+use angzarr_runtime::dead_letter::DeadLetterSink;
+use angzarr_runtime::{
+    CommandRouter, FiringPolicy, Guarded, Projector, ProjectorDispatch, Saga, SagaDispatch,
+};
+
+use crate::{Application, Kind, Subscribed};
+
+/// What one handler's deliveries came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Delivered and handled now.
+    pub done: u64,
+    /// Delivered again after being handled: no second effect.
+    pub duplicates: u64,
+    /// Failed (the platform delivers again).
+    pub failed: u64,
+    /// From a domain the handler does not read (acknowledged, not handled).
+    pub skipped: u64,
+    /// Saga commands sent.
+    pub commands_sent: u64,
+    /// Saga commands refused for good, kept as dead letters.
+    pub dead_lettered: u64,
+}
+
+/// Per-handler delivery counts of one process, for logs, tests and demos
+/// (clones share them).
+#[derive(Clone, Debug, Default)]
+pub struct TriggerStats {
+    counts: Arc<Mutex<BTreeMap<String, Counts>>>,
+}
+
+impl TriggerStats {
+    /// The counts of `handler` (zero when it saw nothing).
+    pub fn get(&self, handler: &str) -> Counts {
+        self.lock().get(handler).copied().unwrap_or_default()
+    }
+
+    /// Every handler's counts.
+    pub fn all(&self) -> BTreeMap<String, Counts> {
+        self.lock().clone()
+    }
+
+    fn update(&self, handler: &str, change: impl FnOnce(&mut Counts)) {
+        change(self.lock().entry(handler.to_owned()).or_default());
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Counts>> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What one handler did with one book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Handled now.
+    Done,
+    /// Handled before: no second effect.
+    Duplicate,
+    /// Of a domain the handler does not read: acknowledged, not handled.
+    Skipped,
+}
+
+/// What one book's delivery did, per handler.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Handlers that did their work now.
+    pub done: Vec<String>,
+    /// Handlers that had done it before (duplicate delivery).
+    pub duplicates: Vec<String>,
+}
+
+/// Delivers books to projectors and sagas.
+#[derive(Debug)]
+pub struct Triggers {
+    projectors: Vec<Subscribed<dyn Projector>>,
+    sagas: Vec<Subscribed<dyn Saga>>,
+    projector_dispatch: ProjectorDispatch,
+    saga_dispatch: SagaDispatch,
+    stats: TriggerStats,
+}
+
+impl Triggers {
+    /// Triggers keyed through `guard`, sending saga commands through
+    /// `router` and commands refused for good to `dead_letters`.
+    pub fn new(
+        guard: Arc<dyn FiringGuard>,
+        policy: FiringPolicy,
+        router: Arc<dyn CommandRouter>,
+        dead_letters: Arc<dyn DeadLetterSink>,
+    ) -> Self {
+        Self {
+            projectors: Vec::new(),
+            sagas: Vec::new(),
+            projector_dispatch: ProjectorDispatch::new(guard.clone(), policy),
+            saga_dispatch: SagaDispatch::new(guard, policy, router, dead_letters),
+            stats: TriggerStats::default(),
+        }
+    }
+
+    /// Adds `app`'s projectors (with `projectors`) and sagas (with `sagas`).
+    pub fn with_application(mut self, app: &Application, projectors: bool, sagas: bool) -> Self {
+        if projectors {
+            self.projectors.extend(app.projectors().iter().cloned());
+        }
+        if sagas {
+            self.sagas.extend(app.sagas().iter().cloned());
+        }
+        self
+    }
+
+    /// Adds a projector.
+    pub fn projector(mut self, projector: Subscribed<dyn Projector>) -> Self {
+        self.projectors.push(projector);
+        self
+    }
+
+    /// Adds a saga.
+    pub fn saga(mut self, saga: Subscribed<dyn Saga>) -> Self {
+        self.sagas.push(saga);
+        self
+    }
+
+    /// Counts into `stats` (shared with the caller) instead of its own.
+    pub fn with_stats(mut self, stats: TriggerStats) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// The delivery counts.
+    pub fn stats(&self) -> &TriggerStats {
+        &self.stats
+    }
+
+    /// The projectors delivered to.
+    pub fn projectors(&self) -> &[Subscribed<dyn Projector>] {
+        &self.projectors
+    }
+
+    /// The sagas delivered to.
+    pub fn sagas(&self) -> &[Subscribed<dyn Saga>] {
+        &self.sagas
+    }
+
+    /// Delivers `book` to every handler subscribed to its domain. Every
+    /// handler is tried; the first failure is returned (the handlers that
+    /// succeeded are duplicates on the retry).
+    pub async fn deliver(&self, message_id: &str, book: EventBook) -> Result<DeliveryReport> {
+        let domain = AggregateKey::from_book(&book)?.domain;
+        let mut report = DeliveryReport::default();
+        let mut first_error = None;
+        let wanted = self
+            .projectors
+            .iter()
+            .filter(|p| p.wants(&domain))
+            .map(|p| (Kind::Projector, p.handler.name()))
+            .chain(
+                self.sagas
+                    .iter()
+                    .filter(|s| s.wants(&domain))
+                    .map(|s| (Kind::Saga, s.handler.name())),
+            );
+        for (kind, name) in wanted {
+            match self.deliver_to(kind, name, message_id, book.clone()).await {
+                Ok(Delivered::Done) => report.done.push(name.to_owned()),
+                Ok(Delivered::Duplicate) => report.duplicates.push(name.to_owned()),
+                Ok(Delivered::Skipped) => {}
+                Err(error) => {
+                    tracing::warn!(handler = name, ?kind, %error, "handler failed");
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
+    }
+
+    /// Delivers `book` to the projector or saga (`kind`) called `name`.
+    /// An unknown name is [`Error::NotFound`].
+    pub async fn deliver_to(
+        &self,
+        kind: Kind,
+        name: &str,
+        message_id: &str,
+        book: EventBook,
+    ) -> Result<Delivered> {
+        let domain = AggregateKey::from_book(&book)?.domain;
+        let outcome = match kind {
+            Kind::Projector => {
+                let entry = find(&self.projectors, name, "projector")?;
+                if !entry.wants(&domain) {
+                    return Ok(self.skipped(name, message_id, &domain));
+                }
+                self.projector_dispatch
+                    .deliver(entry.handler.as_ref(), book)
+                    .await
+                    .map(|guarded| done(guarded, |_| ()))
+            }
+            Kind::Saga => {
+                let entry = find(&self.sagas, name, "saga")?;
+                if !entry.wants(&domain) {
+                    return Ok(self.skipped(name, message_id, &domain));
+                }
+                self.saga_dispatch
+                    .deliver(entry.handler.as_ref(), book)
+                    .await
+                    .map(|guarded| {
+                        done(guarded, |outcome| {
+                            let sent = outcome.sent.len() as u64;
+                            let dead = outcome.dead_lettered as u64;
+                            self.stats.update(name, |c| {
+                                c.commands_sent += sent;
+                                c.dead_lettered += dead;
+                            });
+                        })
+                    })
+            }
+            Kind::Aggregate | Kind::Upcaster => {
+                return Err(Error::invalid_argument(format!(
+                    "`{name}`: only projectors and sagas receive deliveries"
+                )));
+            }
+        };
+        self.record(name, message_id, outcome)
+    }
+
+    fn skipped(&self, name: &str, message_id: &str, domain: &str) -> Delivered {
+        tracing::info!(
+            handler = name,
+            message_id,
+            domain,
+            "delivery of a domain this handler does not read; acknowledged"
+        );
+        self.stats.update(name, |c| c.skipped += 1);
+        Delivered::Skipped
+    }
+
+    fn record(
+        &self,
+        name: &str,
+        message_id: &str,
+        outcome: Result<Guarded<()>>,
+    ) -> Result<Delivered> {
+        match outcome {
+            Ok(Guarded::Done(())) => {
+                tracing::info!(handler = name, message_id, "delivery handled");
+                self.stats.update(name, |c| c.done += 1);
+                Ok(Delivered::Done)
+            }
+            Ok(Guarded::Duplicate) => {
+                tracing::info!(
+                    handler = name,
+                    message_id,
+                    "duplicate delivery; no second effect"
+                );
+                self.stats.update(name, |c| c.duplicates += 1);
+                Ok(Delivered::Duplicate)
+            }
+            Err(error) => {
+                self.stats.update(name, |c| c.failed += 1);
+                Err(error)
+            }
+        }
+    }
+}
+
+/// `guarded`'s work, if done now, through `f`.
+fn done<T>(guarded: Guarded<T>, f: impl FnOnce(T)) -> Guarded<()> {
+    match guarded {
+        Guarded::Done(value) => {
+            f(value);
+            Guarded::Done(())
+        }
+        Guarded::Duplicate => Guarded::Duplicate,
+    }
+}
+
+fn find<'a, T: ?Sized + Named>(
+    entries: &'a [Subscribed<T>],
+    name: &str,
+    kind: &str,
+) -> Result<&'a Subscribed<T>> {
+    entries
+        .iter()
+        .find(|e| e.handler.handler_name() == name)
+        .ok_or_else(|| Error::NotFound(format!("no {kind} `{name}` is hosted here")))
+}
+
+/// A handler's name, for [`find`].
+trait Named {
+    fn handler_name(&self) -> &str;
+}
+
+impl Named for dyn Projector {
+    fn handler_name(&self) -> &str {
+        self.name()
+    }
+}
+
+impl Named for dyn Saga {
+    fn handler_name(&self) -> &str {
+        self.name()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use angzarr_core::memory::MemoryFiringGuard;
+    use angzarr_core::proto::{CommandRequest, CommandResponse, Projection};
+    use angzarr_runtime::MemoryDeadLetters;
+
+    use super::*;
+
+    #[derive(Debug, Default)]
+    struct Counting {
+        applied: AtomicUsize,
+        failing: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Projector for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        async fn handle(&self, book: EventBook) -> Result<Projection> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(Error::unavailable("read model", "down"));
+            }
+            self.applied.fetch_add(1, Ordering::SeqCst);
+            Ok(Projection {
+                cover: book.cover,
+                ..Default::default()
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct NoCommands;
+
+    #[async_trait::async_trait]
+    impl CommandRouter for NoCommands {
+        async fn send(&self, _: CommandRequest) -> Result<CommandResponse> {
+            Err(Error::invalid_argument("no commands here"))
+        }
+    }
+
+    fn book(domain: &str, next: u32) -> EventBook {
+        let key = AggregateKey::new(domain, uuid::Uuid::new_v4()).unwrap();
+        EventBook {
+            cover: Some(key.cover("c")),
+            next_sequence: next,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_path_filters_guards_and_counts_every_delivery() {
+        let projector = Arc::new(Counting::default());
+        let triggers = Triggers::new(
+            Arc::new(MemoryFiringGuard::new()),
+            FiringPolicy::default(),
+            Arc::new(NoCommands),
+            Arc::new(MemoryDeadLetters::new()),
+        )
+        .projector(Subscribed::new(projector.clone(), ["cart"]));
+        let cart = book("cart", 1);
+
+        let by_name = triggers.deliver_to(Kind::Projector, "counting", "m1", cart.clone());
+        assert_eq!(by_name.await.unwrap(), Delivered::Done);
+        let report = triggers.deliver("m1", cart.clone()).await.unwrap();
+        assert_eq!(report.duplicates, vec!["counting".to_owned()]);
+        let other = triggers.deliver_to(Kind::Projector, "counting", "m2", book("order", 1));
+        assert_eq!(other.await.unwrap(), Delivered::Skipped);
+
+        projector.failing.store(true, Ordering::SeqCst);
+        let failed = triggers.deliver("m3", book("cart", 2)).await;
+        assert!(failed.unwrap_err().is_retriable());
+
+        let unknown = triggers
+            .deliver_to(Kind::Saga, "counting", "m4", cart)
+            .await;
+        assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+
+        assert_eq!(projector.applied.load(Ordering::SeqCst), 1);
+        let counts = triggers.stats().get("counting");
+        assert_eq!(
+            (
+                counts.done,
+                counts.duplicates,
+                counts.skipped,
+                counts.failed
+            ),
+            (1, 1, 1, 1)
+        );
+    }
+}
