@@ -11,104 +11,23 @@
 //! `cargo test -p angzarr-cloudrun --test python`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use angzarr_cloudrun::provision::{PushTargets, provision};
 use angzarr_cloudrun::{Adapters, Handlers};
+use angzarr_core::Error;
 use angzarr_core::config::{Config, DiscoveryType, MessagingType, StorageType};
-use angzarr_core::proto::{CommandRequest, CommandResponse, EventBook, EventPage};
-use angzarr_core::{Error, error::wire::error_from_http};
+use angzarr_core::proto::{CommandRequest, CommandResponse, EventPage};
 use angzarr_host::{Application, BusinessConfig};
 use angzarr_testkit::emulators::{self, unique_name};
 use angzarr_testkit::shop_python::{self, Service};
 use angzarr_testkit::suites::host::{ShopHost, Summary, shop_flow};
-use axum::body::Body;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use prost::Message;
-
-const PROTOBUF: &str = "application/x-protobuf";
-/// No push for this long (and none in flight): delivery has settled.
-const QUIET: Duration = Duration::from_millis(2500);
-
-fn client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new()).build_http()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Pushes seen by a [`proxy`].
-#[derive(Debug)]
-struct Activity {
-    in_flight: AtomicUsize,
-    last: std::sync::Mutex<Instant>,
-}
-
-impl Activity {
-    fn touch(&self) {
-        *self.last.lock().unwrap() = Instant::now();
-    }
-
-    fn quiet(&self) -> bool {
-        self.in_flight.load(Ordering::SeqCst) == 0 && self.last.lock().unwrap().elapsed() > QUIET
-    }
-}
-
-/// A push endpoint in front of `target` that delivers every push to it
-/// twice (at-least-once delivery) and answers with the first answer's
-/// status; returns its URL.
-async fn proxy(target: String, activity: Arc<Activity>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let forward = move |request: axum::extract::Request| {
-        let (target, activity) = (target.clone(), activity.clone());
-        async move {
-            activity.in_flight.fetch_add(1, Ordering::SeqCst);
-            activity.touch();
-            let (parts, body) = request.into_parts();
-            let body = body.collect().await.unwrap().to_bytes();
-            let uri = format!("{target}{}", parts.uri.path());
-            let mut first = None;
-            for _ in 0..2 {
-                let mut forwarded = http::Request::post(&uri);
-                for (name, value) in &parts.headers {
-                    if name != http::header::HOST {
-                        forwarded = forwarded.header(name, value);
-                    }
-                }
-                let status = match client()
-                    .request(forwarded.body(Full::new(body.clone())).unwrap())
-                    .await
-                {
-                    Ok(answer) => answer.status(),
-                    Err(_) => http::StatusCode::BAD_GATEWAY,
-                };
-                first.get_or_insert(status);
-            }
-            activity.touch();
-            activity.in_flight.fetch_sub(1, Ordering::SeqCst);
-            http::Response::builder()
-                .status(first.unwrap_or(http::StatusCode::BAD_GATEWAY))
-                .body(Body::empty())
-                .unwrap()
-        }
-    };
-    let app = axum::Router::new().fallback(forward);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
+use http_body_util::Full;
+use support::{Activity, client, free_port};
 
 /// One stock service; killed when dropped.
 struct Stock {
@@ -221,13 +140,14 @@ async fn deploy() -> Deployment {
     std::fs::write(&config_file, serde_json::to_vec_pretty(&tree).unwrap()).unwrap();
 
     // The tooling makes tables, topics and push subscriptions (to the proxies).
-    let activity = Arc::new(Activity {
-        in_flight: AtomicUsize::new(0),
-        last: std::sync::Mutex::new(Instant::now()),
-    });
+    let activity = Activity::new();
     let targets = PushTargets {
-        projectors: proxy(format!("http://127.0.0.1:{}", ports[2]), activity.clone()).await,
-        sagas: proxy(format!("http://127.0.0.1:{}", ports[3]), activity.clone()).await,
+        projectors: activity
+            .proxy(format!("http://127.0.0.1:{}", ports[2]))
+            .await,
+        sagas: activity
+            .proxy(format!("http://127.0.0.1:{}", ports[3]))
+            .await,
     };
     let figment = figment::Figment::new().merge(figment::providers::Serialized::globals(&tree));
     let app = BusinessConfig::from_figment(&figment)
@@ -265,55 +185,15 @@ async fn deploy() -> Deployment {
 #[async_trait::async_trait]
 impl ShopHost for Deployment {
     async fn send(&self, request: CommandRequest) -> Result<CommandResponse, Error> {
-        let http_request = http::Request::post(format!("{}/v1/commands", self.gateway.url))
-            .header(http::header::CONTENT_TYPE, PROTOBUF)
-            .header(http::header::ACCEPT, PROTOBUF)
-            .body(Full::new(Bytes::from(request.encode_to_vec())))
-            .unwrap();
-        let answer = client()
-            .request(http_request)
-            .await
-            .map_err(|e| Error::unavailable("gateway", e.to_string()))?;
-        let status = answer.status();
-        let body = answer.into_body().collect().await.unwrap().to_bytes();
-        if status == http::StatusCode::OK {
-            CommandResponse::decode(body).map_err(|e| Error::unavailable("gateway", e.to_string()))
-        } else {
-            Err(error_from_http("gateway", status, &body))
-        }
+        support::send_command(&self.gateway.url, request).await
     }
 
     async fn settle(&self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        // A push starts a moment after the command that published it.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        while !self.activity.quiet() {
-            if Instant::now() > deadline {
-                return Err("pushes kept coming for 90 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(())
+        self.activity.settle().await
     }
 
     async fn events(&self, domain: &str, root: uuid::Uuid) -> Result<Vec<EventPage>, String> {
-        let url = format!("{}/v1/events/{domain}/{root}", self.gateway.url);
-        let request = http::Request::get(url)
-            .header(http::header::ACCEPT, PROTOBUF)
-            .body(Full::default())
-            .unwrap();
-        let answer = client().request(request).await.map_err(|e| e.to_string())?;
-        let status = answer.status();
-        let body = answer
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        if status != http::StatusCode::OK {
-            return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
-        }
-        Ok(EventBook::decode(body).map_err(|e| e.to_string())?.pages)
+        support::stored_events(&self.gateway.url, domain, root).await
     }
 
     async fn summary(&self, order: uuid::Uuid) -> Result<Option<Summary>, String> {
