@@ -468,3 +468,44 @@ fn event_record(function: &str, stream: &Stream, read: &Read) -> Value {
         "eventSourceARN": stream.arn,
     })
 }
+
+/// The Kinesis deployment as the host suite drives it: settling drains both
+/// mappings, every record delivered twice.
+#[async_trait::async_trait]
+impl angzarr_testkit::suites::host::ShopHost for Deployment {
+    async fn send(
+        &self,
+        request: angzarr_core::proto::CommandRequest,
+    ) -> Result<angzarr_core::proto::CommandResponse, angzarr_core::Error> {
+        self.functions.command(&request).await
+    }
+
+    async fn settle(&self) -> Result<(), String> {
+        let drained = self.drain(true).await.map_err(|e| e.to_string())?;
+        if drained.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("records failed: {:?}", drained.failed))
+        }
+    }
+
+    async fn events(
+        &self,
+        domain: &str,
+        root: uuid::Uuid,
+    ) -> Result<Vec<angzarr_core::proto::EventPage>, String> {
+        self.functions
+            .events(domain, root)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn summary(
+        &self,
+        order: uuid::Uuid,
+    ) -> Result<Option<angzarr_testkit::suites::host::Summary>, String> {
+        super::suite_summary(&self.functions, order)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

@@ -55,16 +55,24 @@ impl ReadModel for SummaryTable {
         deployment: &Deployment,
         order: uuid::Uuid,
     ) -> anyhow::Result<Option<angzarr_testkit::suites::host::Summary>> {
-        Ok(deployment
-            .summary(order)
-            .await?
-            .map(|s| angzarr_testkit::suites::host::Summary {
-                status: s.status().as_str_name().to_owned(),
-                total_cents: s.total_cents,
-                item_count: s.item_count,
-                tracking_number: s.tracking_number,
-            }))
+        suite_summary(deployment, order).await
     }
+}
+
+/// The read model's summary of `order` as the host suite compares it.
+pub async fn suite_summary(
+    functions: &Functions,
+    order: uuid::Uuid,
+) -> anyhow::Result<Option<angzarr_testkit::suites::host::Summary>> {
+    Ok(functions
+        .summary(order)
+        .await?
+        .map(|s| angzarr_testkit::suites::host::Summary {
+            status: s.status().as_str_name().to_owned(),
+            total_cents: s.total_cents,
+            item_count: s.item_count,
+            tracking_number: s.tracking_number,
+        }))
 }
 
 impl Deployment {
