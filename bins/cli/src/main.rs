@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run -p angzarr-cli -- demo              # the shop flow, step by step
-//! cargo run -p angzarr-cli -- dev [--port N]    # the shop over gRPC on localhost
+//! cargo run -p angzarr-cli -- dev [--port N] [--shop]   # the business config over gRPC on localhost
 //! cargo run -p angzarr-cli -- config            # the effective configuration
 //! ```
 
@@ -16,7 +16,10 @@ usage: angzarr <command>
 
 commands:
   demo              run the shop flow (cart, order, payment, saga, shipment, read model) on the memory backends
-  dev [--port N]    serve the shop over gRPC on 127.0.0.1 (default port 1310; 0 picks a free one) until Ctrl-C
+  dev [--port N] [--shop]
+                    serve what the configuration's `business` section names (with --shop, plus the
+                    example shop in Rust) over gRPC on 127.0.0.1 (default port 1310; 0 picks a free
+                    one) until Ctrl-C
   config            print the effective configuration (defaults < $ANGZARR_CONFIG < ANGZARR_* env)
 ";
 
@@ -30,10 +33,9 @@ async fn main() -> ExitCode {
         .as_slice()
     {
         ["demo"] => demo::run().await,
-        ["dev"] => dev::run(1310).await,
-        ["dev", "--port", port] => match port.parse() {
-            Ok(port) => dev::run(port).await,
-            Err(_) => usage_error(&format!("`{port}` is not a port")),
+        ["dev", options @ ..] => match dev_options(options) {
+            Ok((port, shop)) => dev::run(port, shop).await,
+            Err(message) => usage_error(&message),
         },
         ["config"] => print_config(),
         ["-h" | "--help" | "help"] => {
@@ -51,6 +53,25 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `dev`'s options: the port (default 1310) and `--shop`.
+fn dev_options(options: &[&str]) -> Result<(u16, bool), String> {
+    let (mut port, mut shop) = (1310, false);
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        match *option {
+            "--shop" => shop = true,
+            "--port" => {
+                let value = options.next().ok_or("--port needs a value")?;
+                port = value
+                    .parse()
+                    .map_err(|_| format!("`{value}` is not a port"))?;
+            }
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    Ok((port, shop))
 }
 
 /// A command line that does not parse (exit code 2, usage printed).

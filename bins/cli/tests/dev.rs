@@ -1,94 +1,140 @@
-//! `angzarr dev` serves the shop over gRPC; a client drives it as any gRPC
-//! client would.
+//! `angzarr dev` hosting a team's application from configuration alone: the
+//! Python shop (`examples/shop-python`) as child processes the host starts
+//! (`business: ... command:`), driven over gRPC by the host suite
+//! (`angzarr_testkit::suites::host`) as the published client libraries
+//! drive it.
+//!
+//! Needs python3 with grpcio, grpcio-tools and grpcio-health-checking. Run
+//! with `cargo test -p angzarr-cli --test dev`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 
-use angzarr_core::AggregateKey;
+use angzarr_core::Error;
+use angzarr_core::error::wire::error_from_status;
 use angzarr_core::proto::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_core::proto::event_query_service_client::EventQueryServiceClient;
-use angzarr_core::proto::{CommandRequest, Query};
-use angzarr_example_shop::proto::{AddItem, Checkout};
-use angzarr_runtime::authoring::command;
+use angzarr_core::proto::{CommandRequest, CommandResponse, EventPage, Query};
+use angzarr_testkit::shop_python;
+use angzarr_testkit::suites::host::{ShopHost, Summary, shop_flow};
 use tokio::io::AsyncBufReadExt;
 
-#[tokio::test]
-async fn dev_serves_commands_and_queries_and_runs_the_sagas() {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_angzarr"))
+/// The business section: every component a Python process `dev` starts.
+const BUSINESS: &str = "business:
+  aggregates:
+    cart: { command: [python3, -m, shop_services, cart] }
+    order: { command: [python3, -m, shop_services, order] }
+    fulfillment: { command: [python3, -m, shop_services, fulfillment] }
+  sagas:
+    checkout: { command: [python3, -m, shop_services, checkout], domains: [cart] }
+    fulfillment: { command: [python3, -m, shop_services, fulfillment-saga], domains: [order] }
+  projectors:
+    order-summary: { command: [python3, -m, shop_services, order-summary], domains: [order, fulfillment] }
+";
+
+/// `angzarr dev` serving; killed (with its children) when dropped.
+struct Dev {
+    url: String,
+    summaries: PathBuf,
+    _process: tokio::process::Child,
+}
+
+async fn start(config: &str, name: &str) -> Result<Dev, String> {
+    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    let summaries = scratch.join("summaries");
+    std::fs::create_dir_all(&summaries).unwrap();
+    let file = scratch.join("angzarr.yaml");
+    std::fs::write(&file, config).unwrap();
+    let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_angzarr"))
         .args(["dev", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
+        .env("ANGZARR_CONFIG", &file)
+        .env("PYTHONPATH", shop_python::python_path())
+        .env("SHOP_SUMMARY_DIR", &summaries)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let url = first.rsplit("gRPC on ").next().unwrap().trim().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
-
-    let mut commands = CommandHandlerCoordinatorServiceClient::connect(url.clone())
-        .await
-        .unwrap();
-    let cart = uuid::Uuid::new_v4();
-    let order = uuid::Uuid::new_v4();
-    let send = |message: CommandRequest| {
-        let mut commands = commands.clone();
-        async move { commands.handle_command(message).await }
-    };
-    let add = AddItem {
-        sku: "apple".into(),
-        quantity: 2,
-        unit_price_cents: 10,
-    };
-    send(CommandRequest {
-        command: Some(command("cart", cart, "dev", &add)),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let checkout = Checkout {
-        order_id: order.to_string(),
-    };
-    let response = send(CommandRequest {
-        command: Some(command("cart", cart, "dev", &checkout)),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner();
-    assert_eq!(response.events.unwrap().next_sequence, 2);
-
-    // A refusal is FAILED_PRECONDITION over the wire.
-    let status = commands
-        .handle_command(CommandRequest {
-            command: Some(command("cart", cart, "dev", &add)),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
-
-    // The checkout saga places the order in the background.
-    let mut queries = EventQueryServiceClient::connect(url).await.unwrap();
-    let order_key = AggregateKey::new("order", order).unwrap();
-    let mut placed = 0;
-    for _ in 0..100 {
-        let book = queries
-            .get_event_book(Query {
-                cover: Some(order_key.cover("")),
-                selection: None,
+    let mut lines = tokio::io::BufReader::new(process.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
+    match first {
+        Ok(Ok(Some(line))) if line.contains("gRPC on ") => {
+            let url = line.rsplit(' ').next().unwrap().to_owned();
+            Ok(Dev {
+                url,
+                summaries,
+                _process: process,
             })
-            .await
-            .unwrap()
-            .into_inner();
-        placed = book.pages.len();
-        if placed > 0 {
-            break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        _ => {
+            let _ = process.kill().await;
+            let output = process.wait_with_output().await.unwrap();
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
     }
-    assert_eq!(placed, 1, "the saga placed the order");
+}
+
+#[async_trait::async_trait]
+impl ShopHost for Dev {
+    async fn send(&self, request: CommandRequest) -> Result<CommandResponse, Error> {
+        let mut client = CommandHandlerCoordinatorServiceClient::connect(self.url.clone())
+            .await
+            .map_err(|e| Error::unavailable("angzarr dev", e.to_string()))?;
+        match client.handle_command(request).await {
+            Ok(answer) => Ok(answer.into_inner()),
+            Err(status) => Err(error_from_status("angzarr dev", status)),
+        }
+    }
+
+    async fn settle(&self) -> Result<(), String> {
+        // `dev` delivers everything a command causes before answering it.
+        Ok(())
+    }
+
+    async fn events(&self, domain: &str, root: uuid::Uuid) -> Result<Vec<EventPage>, String> {
+        let mut client = EventQueryServiceClient::connect(self.url.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let key = angzarr_core::AggregateKey::new(domain, root).map_err(|e| e.to_string())?;
+        let query = Query {
+            cover: Some(key.cover("")),
+            selection: None,
+        };
+        let book = client
+            .get_event_book(query)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(book.into_inner().pages)
+    }
+
+    async fn summary(&self, order: uuid::Uuid) -> Result<Option<Summary>, String> {
+        Summary::from_file_in(&self.summaries, order)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_hosts_the_python_shop_from_the_business_section() {
+    let dev = match start(BUSINESS, "dev-python").await {
+        Ok(dev) => dev,
+        Err(stderr) => panic!("angzarr dev did not start: {stderr}\n{}", shop_python::HINT),
+    };
+    shop_flow(&dev).await;
+}
+
+#[tokio::test]
+async fn dev_refuses_to_start_with_nothing_to_host_or_a_command_that_cannot_start() {
+    let stderr = start("{}", "dev-empty").await.err().expect("refused");
+    assert!(
+        stderr.contains("nothing to host") && stderr.contains("business"),
+        "{stderr}"
+    );
+    let missing = "business: { aggregates: { cart: { command: [/nonexistent/cart-service] } } }";
+    let stderr = start(missing, "dev-missing").await.err().expect("refused");
+    assert!(
+        stderr.contains("business.aggregates.cart"),
+        "the key of the command that cannot start: {stderr}"
+    );
 }
