@@ -92,8 +92,9 @@ fn usage_error(message: &str) -> anyhow::Result<()> {
 }
 
 /// The whole effective configuration tree as JSON (which is YAML): the core
-/// sections, the gateway's, the business logic, the role, and whatever the
-/// tree holds for the platforms' own sections; secrets redacted.
+/// sections, the gateway's, the business logic, the role, push
+/// authentication and the payload store (typed, with their defaults), and
+/// whatever the tree holds for the platforms' own sections; secrets redacted.
 fn print_config() -> anyhow::Result<()> {
     use angzarr_core::config::Config;
     let figment = Config::figment()?;
@@ -104,7 +105,12 @@ fn print_config() -> anyhow::Result<()> {
     if let Some(role) = angzarr_host::Role::from_figment(&figment)? {
         tree["role"] = serde_json::Value::from(role.as_str());
     }
-    for section in ["lambda", "cloudrun", "payload", "push_auth"] {
+    tree["push_auth"] = serde_json::to_value(
+        angzarr_bus_pubsub::push::PushAuthConfig::from_figment(&figment)?,
+    )?;
+    tree["payload"] =
+        serde_json::to_value(angzarr_payload_s3::PayloadConfig::from_figment(&figment)?)?;
+    for section in ["lambda", "cloudrun"] {
         if let Ok(value) = figment.extract_inner::<serde_json::Value>(section) {
             tree[section] = value;
         }

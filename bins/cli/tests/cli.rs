@@ -85,6 +85,8 @@ fn config_prints_the_whole_tree_with_secrets_redacted() {
                 "http://127.0.0.1:50051",
             ),
             ("ANGZARR_LAMBDA__FIFO", "true"),
+            ("ANGZARR_PUSH_AUTH__AUDIENCE", "https://svc.example/push"),
+            ("ANGZARR_PAYLOAD__AWS_S3__BUCKET", "shop-payloads"),
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -102,9 +104,16 @@ fn config_prints_the_whole_tree_with_secrets_redacted() {
         "gateway",
         "business",
         "lambda",
+        "push_auth",
+        "payload",
     ] {
         assert!(tree.get(section).is_some(), "`{section}` missing: {stdout}");
     }
+    // The typed sections, with their unset keys.
+    assert_eq!(tree["push_auth"]["audience"], "https://svc.example/push");
+    assert!(tree["push_auth"]["service_account"].is_null(), "{stdout}");
+    assert_eq!(tree["payload"]["aws_s3"]["bucket"], "shop-payloads");
+    assert_eq!(tree["payload"]["aws_s3"]["prefix"], "");
     assert_eq!(tree["role"], "saga-trigger");
     assert_eq!(
         tree["business"]["aggregates"]["cart"]["grpc"],
@@ -121,4 +130,12 @@ fn config_prints_the_whole_tree_with_secrets_redacted() {
             .unwrap()
             .contains("cache:6379")
     );
+}
+
+#[test]
+fn config_refuses_a_misspelt_push_auth_key() {
+    let out = angzarr(&["config"], &[("ANGZARR_PUSH_AUTH__AUDIANCE", "x")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("push_auth.audiance"), "{stderr}");
 }

@@ -50,7 +50,7 @@ pub async fn try_run(handlers: Handlers) -> Result<()> {
     let adapters = Adapters::from_config(&config).await?;
     let mut app = App::new(adapters, handlers, &settings)?
         .with_gateway_config(GatewayConfig::from_figment(&figment)?);
-    let push_auth = PushAuthBuilder::from_env();
+    let push_auth = PushAuthBuilder::from_figment(&figment)?;
     if push_auth.is_configured() {
         app = app.with_push_auth(push_auth.build()?);
     }

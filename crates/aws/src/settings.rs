@@ -131,10 +131,12 @@ impl ClientSettings {
         Ok(())
     }
 
-    /// Fails, naming `{section}.region`, when no region is known (see
-    /// [`Self::has_region`]), for adapters whose resource names carry it.
+    /// Fails, naming `{section}.region`, when no region is known, for
+    /// adapters whose resource names carry it: none set here or in the shared
+    /// configuration (see [`Self::has_region`]), and none in `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION`, where the SDK finds it when it is unset here.
     pub fn require_region(&self, section: &str) -> Result<()> {
-        if self.has_region() {
+        if self.has_region() || region_in_env() {
             return Ok(());
         }
         Err(Error::config(
@@ -146,28 +148,6 @@ impl ClientSettings {
     /// Whether a region is known: set here, or in the shared configuration.
     pub fn has_region(&self) -> bool {
         self.region.is_some() || self.shared.as_ref().is_some_and(|s| s.region().is_some())
-    }
-
-    /// Fills what is unset from the environment: the region from
-    /// `{prefix}REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`; the endpoint from
-    /// `{prefix}ENDPOINT`, `AWS_ENDPOINT_URL_{service}`, `AWS_ENDPOINT_URL`;
-    /// a static key from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
-    /// `AWS_SESSION_TOKEN`. `prefix` is the adapter's configuration section,
-    /// e.g. `ANGZARR_MESSAGING__AWS_KINESIS__`; `service` e.g. `KINESIS`.
-    pub fn fill_from_env(&mut self, prefix: &str, service: &str) {
-        if self.region.is_none() {
-            self.region = env(&format!("{prefix}REGION"))
-                .or_else(|| env("AWS_REGION"))
-                .or_else(|| env("AWS_DEFAULT_REGION"));
-        }
-        if self.endpoint.is_none() {
-            self.endpoint = env(&format!("{prefix}ENDPOINT"))
-                .or_else(|| env(&format!("AWS_ENDPOINT_URL_{service}")))
-                .or_else(|| env("AWS_ENDPOINT_URL"));
-        }
-        if self.credentials.is_none() {
-            self.credentials = StaticCredentials::from_env();
-        }
     }
 
     /// The SDK configuration. Region and credentials given here are used as

@@ -1,9 +1,9 @@
-//! [`Builder`]: settings from code, the environment or the figment config;
+//! [`Builder`]: settings from code or the configuration tree;
 //! `build()` validates them and makes the client.
 
 use std::sync::Arc;
 
-use angzarr_core::config::KinesisConfig;
+use angzarr_core::config::{Config, KinesisConfig};
 use angzarr_core::{Error, PayloadStore, Result};
 
 use angzarr_aws::ClientSettings;
@@ -19,7 +19,7 @@ const SECTION: &str = "messaging.aws_kinesis";
 ///
 /// ```no_run
 /// # async fn demo() -> angzarr_core::Result<()> {
-/// let bus = angzarr_bus_kinesis::Builder::from_env().build().await?;
+/// let bus = angzarr_bus_kinesis::Builder::from_env()?.build().await?;
 /// # let _ = bus; Ok(()) }
 /// ```
 ///
@@ -44,19 +44,17 @@ impl Builder {
         Self::default()
     }
 
-    /// Settings from the `ANGZARR_MESSAGING__AWS_KINESIS__*` environment
-    /// variables (`STREAM_PREFIX`, `REGION`, `ENDPOINT`), then `AWS_REGION`,
-    /// `AWS_ENDPOINT_URL_KINESIS` / `AWS_ENDPOINT_URL`, and a static key from
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let prefix = "ANGZARR_MESSAGING__AWS_KINESIS__";
-        let mut builder = Self::new();
-        if let Some(v) = var(&format!("{prefix}STREAM_PREFIX")) {
-            builder.stream_prefix = v;
-        }
-        builder.client.fill_from_env(prefix, "KINESIS");
-        builder
+    /// The `messaging.aws_kinesis` section of the loaded configuration tree
+    /// ([`Config::load`]: the `$ANGZARR_CONFIG` file and the
+    /// `ANGZARR_MESSAGING__AWS_KINESIS__*` variables) through
+    /// [`Builder::from_config`], so the two cannot disagree. What the tree
+    /// leaves unset the AWS SDK finds itself: the region in `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION`, the endpoint in `AWS_ENDPOINT_URL_KINESIS` /
+    /// `AWS_ENDPOINT_URL`, credentials in `AWS_ACCESS_KEY_ID` /
+    /// `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` or its other usual
+    /// sources.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(&Config::load()?.messaging.aws_kinesis))
     }
 
     /// Settings from the `messaging.aws_kinesis` config section.
@@ -132,5 +130,55 @@ impl Builder {
         self.validate()?;
         let sdk = self.client.sdk_config().await;
         Ok(client::client(&self.client, &sdk))
+    }
+}
+
+#[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    fn key_of(result: Result<()>) -> String {
+        match result {
+            Err(Error::Config { key, .. }) => key,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_tree_reaches_the_builder() {
+        let config = Config::from_yaml(
+            "messaging: { aws_kinesis: { region: eu-west-1, stream_prefix: shop-, endpoint: 'http://127.0.0.1:5000' } }",
+        )
+        .unwrap();
+        let builder = Builder::from_config(&config.messaging.aws_kinesis);
+        assert_eq!(builder.stream_prefix, "shop-");
+        assert_eq!(builder.client.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            builder.client.endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        builder.validate().unwrap();
+    }
+
+    #[test]
+    fn from_env_reads_the_tree_and_leaves_the_region_to_the_sdk() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("ANGZARR_MESSAGING__AWS_KINESIS__STREAM_PREFIX", "shop-");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.stream_prefix, "shop-");
+            assert_eq!(builder.client.region, None);
+            assert_eq!(key_of(builder.validate()), "messaging.aws_kinesis.region");
+            jail.set_env("AWS_REGION", "eu-west-1");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            builder.validate().map_err(|e| e.to_string())?;
+            // A misspelt key is refused, not ignored.
+            jail.set_env("ANGZARR_MESSAGING__AWS_KINESIS__STREAM_PREFX", "x-");
+            let err = Builder::from_env().map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("stream_prefx"), "{err}");
+            Ok(())
+        });
     }
 }

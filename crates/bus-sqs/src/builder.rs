@@ -1,10 +1,10 @@
-//! [`Builder`]: settings from code, the environment or the figment config;
+//! [`Builder`]: settings from code or the configuration tree;
 //! `build()` validates them and makes the clients.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use angzarr_core::config::SqsConfig;
+use angzarr_core::config::{Config, SqsConfig};
 use angzarr_core::{Error, PayloadStore, Result};
 
 use angzarr_aws::ClientSettings;
@@ -20,7 +20,7 @@ const SECTION: &str = "messaging.aws_sqs";
 ///
 /// ```no_run
 /// # async fn demo() -> angzarr_core::Result<()> {
-/// let bus = angzarr_bus_sqs::Builder::from_env()
+/// let bus = angzarr_bus_sqs::Builder::from_env()?
 ///     .with_topic_arn_prefix("arn:aws:sns:us-east-1:123456789012:angzarr-events-")
 ///     .build()
 ///     .await?;
@@ -58,23 +58,17 @@ impl Builder {
         Self::default()
     }
 
-    /// Settings from the `ANGZARR_MESSAGING__AWS_SQS__*` environment variables
-    /// (`TOPIC_ARN_PREFIX`, `FIFO`, `QUEUE_URL`, `REGION`, `ENDPOINT`), then
-    /// `AWS_REGION`, `AWS_ENDPOINT_URL_SNS` / `AWS_ENDPOINT_URL`, and a static key from `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let prefix = "ANGZARR_MESSAGING__AWS_SQS__";
-        let mut builder = Self::new();
-        if let Some(v) = var(&format!("{prefix}TOPIC_ARN_PREFIX")) {
-            builder.topic_arn_prefix = v;
-        }
-        builder.fifo = var(&format!("{prefix}FIFO"))
-            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-            .unwrap_or(false);
-        builder.queue_url = var(&format!("{prefix}QUEUE_URL"));
-        builder.client.fill_from_env(prefix, "SNS");
-        builder
+    /// The `messaging.aws_sqs` section of the loaded configuration tree
+    /// ([`Config::load`]: the `$ANGZARR_CONFIG` file and the
+    /// `ANGZARR_MESSAGING__AWS_SQS__*` variables) through
+    /// [`Builder::from_config`], so the two cannot disagree. What the tree
+    /// leaves unset the AWS SDK finds itself: the region in `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION`, endpoints in `AWS_ENDPOINT_URL_SNS`,
+    /// `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL`, credentials in
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` or
+    /// its other usual sources.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(&Config::load()?.messaging.aws_sqs))
     }
 
     /// Settings from the `messaging.aws_sqs` config section.
@@ -184,5 +178,87 @@ impl Builder {
             client::sns(&self.client, &sdk),
             client::sqs(&self.client, &sdk),
         ))
+    }
+}
+
+#[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    fn key_of(result: Result<()>) -> String {
+        match result {
+            Err(Error::Config { key, .. }) => key,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_tree_reaches_the_builder() {
+        let config = Config::from_yaml(
+            r#"
+messaging:
+  aws_sqs:
+    region: eu-west-1
+    topic_arn_prefix: "arn:aws:sns:eu-west-1:123456789012:shop-"
+    fifo: true
+    queue_url: "http://127.0.0.1:5000/123456789012/shop"
+    endpoint: "http://127.0.0.1:5000"
+"#,
+        )
+        .unwrap();
+        let builder = Builder::from_config(&config.messaging.aws_sqs);
+        assert_eq!(
+            builder.topic_arn_prefix,
+            "arn:aws:sns:eu-west-1:123456789012:shop-"
+        );
+        assert!(builder.fifo);
+        assert_eq!(
+            builder.queue_url.as_deref(),
+            Some("http://127.0.0.1:5000/123456789012/shop")
+        );
+        assert_eq!(builder.client.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            builder.client.endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        builder.validate_common().unwrap();
+    }
+
+    #[test]
+    fn from_env_reads_the_tree_and_leaves_the_region_to_the_sdk() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env(
+                "ANGZARR_MESSAGING__AWS_SQS__TOPIC_ARN_PREFIX",
+                "arn:aws:sns:eu-west-1:123456789012:shop-",
+            );
+            jail.set_env("ANGZARR_MESSAGING__AWS_SQS__FIFO", "true");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(
+                builder.topic_arn_prefix,
+                "arn:aws:sns:eu-west-1:123456789012:shop-"
+            );
+            assert!(builder.fifo);
+            assert_eq!(builder.client.region, None);
+            // No region in the tree nor for the SDK.
+            assert_eq!(
+                key_of(builder.validate_common()),
+                "messaging.aws_sqs.region"
+            );
+            // The SDK's own variable is enough.
+            jail.set_env("AWS_REGION", "eu-west-1");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.client.region, None);
+            builder.validate_common().map_err(|e| e.to_string())?;
+            // A value of the wrong kind names its key.
+            jail.set_env("ANGZARR_MESSAGING__AWS_SQS__FIFO", "sometimes");
+            assert_eq!(
+                key_of(Builder::from_env().map(|_| ())),
+                "messaging.aws_sqs.fifo"
+            );
+            Ok(())
+        });
     }
 }

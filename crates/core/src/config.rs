@@ -10,10 +10,11 @@
 //! ```
 //!
 //! Between the file and the `ANGZARR_*` variables sits one more layer: the
-//! variables Google's own tools read ([`WELL_KNOWN_VARS`]:
+//! variables Google's and Consul's own tools read ([`WELL_KNOWN_VARS`]:
 //! `PUBSUB_EMULATOR_HOST`, `BIGTABLE_EMULATOR_HOST`, `GOOGLE_CLOUD_PROJECT`,
-//! `GCLOUD_PROJECT`), mapped onto their keys, so an adapter built from the
-//! tree honours them exactly as one built from the environment.
+//! `GCLOUD_PROJECT`, `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`), mapped onto
+//! their keys, so an adapter built from the tree honours them exactly as one
+//! built from the environment.
 //!
 //! Loading checks shapes only: an unknown `type`, an unknown key inside a
 //! section, or a value of the wrong kind fails with the key's name and what is
@@ -160,8 +161,8 @@ where
         })
 }
 
-/// The variables Google's tools and client libraries read, and the key each
-/// sets, in rising precedence (`GOOGLE_CLOUD_PROJECT` wins over
+/// The variables Google's and Consul's tools and client libraries read, and
+/// the key each sets, in rising precedence (`GOOGLE_CLOUD_PROJECT` wins over
 /// `GCLOUD_PROJECT`). They rank above the file and below `ANGZARR_*`.
 pub const WELL_KNOWN_VARS: &[(&str, &str)] = &[
     ("GCLOUD_PROJECT", "messaging.gcp_pubsub.project"),
@@ -170,6 +171,8 @@ pub const WELL_KNOWN_VARS: &[(&str, &str)] = &[
     ("GOOGLE_CLOUD_PROJECT", "storage.gcp_bigtable.project"),
     ("PUBSUB_EMULATOR_HOST", "messaging.gcp_pubsub.endpoint"),
     ("BIGTABLE_EMULATOR_HOST", "storage.gcp_bigtable.endpoint"),
+    ("CONSUL_HTTP_ADDR", "discovery.consul.address"),
+    ("CONSUL_HTTP_TOKEN", "discovery.consul.token"),
 ];
 
 /// The keys [`WELL_KNOWN_VARS`] set, with their values, in precedence order;
@@ -238,7 +241,9 @@ fn config_error(error: figment::Error) -> Error {
 
 /// Reads a string that may have been written as a number: environment values
 /// that look like numbers (a Google project number, say) arrive as numbers.
-fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+/// For sections defined outside this module:
+/// `#[serde(deserialize_with = "angzarr_core::config::lenient_string")]`.
+pub fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Lenient {
@@ -582,9 +587,9 @@ impl Default for CloudMapConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsulConfig {
-    /// The agent's HTTP address.
+    /// The agent's HTTP address (`CONSUL_HTTP_ADDR` also works).
     pub address: String,
-    /// ACL token, if the agent requires one.
+    /// ACL token, if the agent requires one (`CONSUL_HTTP_TOKEN` also works).
     pub token: Option<Secret>,
     /// Service name template; `{domain}` is replaced.
     pub service_template: String,
@@ -931,6 +936,35 @@ discovery: { type: env_urls, env_urls: { aggregates: { cart: "http://cart" } } }
             assert_eq!(
                 config.messaging.gcp_pubsub.endpoint.as_deref(),
                 Some("127.0.0.1:9999")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn consul_variables_fill_their_keys_below_angzarr_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "angzarr.yaml",
+                "discovery: { consul: { address: 'http://from-file:8500' } }",
+            )?;
+            jail.set_env("ANGZARR_CONFIG", "angzarr.yaml");
+            jail.set_env("CONSUL_HTTP_ADDR", "10.0.0.9:8500");
+            jail.set_env("CONSUL_HTTP_TOKEN", "s3cr3t");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            let consul = &config.discovery.consul;
+            assert_eq!(consul.address, "10.0.0.9:8500");
+            // The token arrives as a plain string and is a `Secret`.
+            assert_eq!(consul.token.as_ref().map(Secret::expose), Some("s3cr3t"));
+            assert!(!format!("{consul:?}").contains("s3cr3t"));
+            jail.set_env("ANGZARR_DISCOVERY__CONSUL__ADDRESS", "http://agent:8500");
+            jail.set_env("ANGZARR_DISCOVERY__CONSUL__TOKEN", "angzarr-token");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            let consul = &config.discovery.consul;
+            assert_eq!(consul.address, "http://agent:8500");
+            assert_eq!(
+                consul.token.as_ref().map(Secret::expose),
+                Some("angzarr-token")
             );
             Ok(())
         });

@@ -1,9 +1,9 @@
-//! [`Builder`]: settings from code, the environment or the figment config;
+//! [`Builder`]: settings from code or the configuration tree;
 //! `build()` validates them and makes the client.
 
 use std::time::Duration;
 
-use angzarr_core::config::CloudMapConfig;
+use angzarr_core::config::{CloudMapConfig, Config};
 use angzarr_core::{Error, Result};
 
 use angzarr_aws::ClientSettings;
@@ -18,7 +18,7 @@ const SECTION: &str = "discovery.aws_cloudmap";
 ///
 /// ```no_run
 /// # async fn demo() -> angzarr_core::Result<()> {
-/// let discovery = angzarr_discovery_cloudmap::Builder::from_env()
+/// let discovery = angzarr_discovery_cloudmap::Builder::from_env()?
 ///     .with_namespace("angzarr.local")
 ///     .build()
 ///     .await?;
@@ -47,31 +47,18 @@ impl Builder {
         Self::default()
     }
 
-    /// Settings from the `ANGZARR_DISCOVERY__AWS_CLOUDMAP__*` environment
-    /// variables (`NAMESPACE`, `SERVICE_TEMPLATE`, `URL_ATTRIBUTE`,
-    /// `CACHE_TTL_SECS`, `REGION`, `ENDPOINT`), then `AWS_REGION`,
-    /// `AWS_ENDPOINT_URL_SERVICEDISCOVERY` / `AWS_ENDPOINT_URL`, and a static key
-    /// from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
-    /// An unparsable `CACHE_TTL_SECS` is kept as an error for `build()`.
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let prefix = "ANGZARR_DISCOVERY__AWS_CLOUDMAP__";
-        let mut builder = Self::new();
-        if let Some(v) = var(&format!("{prefix}NAMESPACE")) {
-            builder.naming.namespace = v;
-        }
-        if let Some(v) = var(&format!("{prefix}SERVICE_TEMPLATE")) {
-            builder.naming.service_template = v;
-        }
-        if let Some(v) = var(&format!("{prefix}URL_ATTRIBUTE")) {
-            builder.naming.url_attribute = v;
-        }
-        if let Some(v) = var(&format!("{prefix}CACHE_TTL_SECS")) {
-            // A bad number becomes an impossible TTL that build() refuses.
-            builder.cache_ttl = v.parse().map(Duration::from_secs).unwrap_or(Duration::MAX);
-        }
-        builder.client.fill_from_env(prefix, "SERVICEDISCOVERY");
-        builder
+    /// The `discovery.aws_cloudmap` section of the loaded configuration
+    /// tree ([`Config::load`]: the `$ANGZARR_CONFIG` file and the
+    /// `ANGZARR_DISCOVERY__AWS_CLOUDMAP__*` variables) through
+    /// [`Builder::from_config`], so the two cannot disagree; a value of the
+    /// wrong kind (a `cache_ttl_secs` that is no number) fails here, naming
+    /// its key. What the tree leaves unset the AWS SDK finds itself: the
+    /// region in `AWS_REGION` / `AWS_DEFAULT_REGION`, the endpoint in
+    /// `AWS_ENDPOINT_URL_SERVICEDISCOVERY` / `AWS_ENDPOINT_URL`, credentials
+    /// in `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+    /// `AWS_SESSION_TOKEN` or its other usual sources.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(&Config::load()?.discovery.aws_cloudmap))
     }
 
     /// Settings from the `discovery.aws_cloudmap` config section.
@@ -188,5 +175,70 @@ impl Builder {
 
     fn validate_client_only(&self) -> Result<()> {
         self.client.require_region(SECTION)
+    }
+}
+
+#[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    fn key_of(result: Result<()>) -> String {
+        match result {
+            Err(Error::Config { key, .. }) => key,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_tree_reaches_the_builder() {
+        let config = Config::from_yaml(
+            r#"
+discovery:
+  aws_cloudmap:
+    namespace: shop.local
+    service_template: "{domain}-svc"
+    url_attribute: endpoint
+    cache_ttl_secs: 30
+    region: eu-west-1
+    endpoint: "http://127.0.0.1:5000"
+"#,
+        )
+        .unwrap();
+        let builder = Builder::from_config(&config.discovery.aws_cloudmap);
+        assert_eq!(builder.naming.namespace, "shop.local");
+        assert_eq!(builder.naming.service_template, "{domain}-svc");
+        assert_eq!(builder.naming.url_attribute, "endpoint");
+        assert_eq!(builder.cache_ttl, Duration::from_secs(30));
+        assert_eq!(builder.client.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            builder.client.endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        builder.validate().unwrap();
+    }
+
+    #[test]
+    fn from_env_reads_the_tree_and_leaves_the_region_to_the_sdk() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("ANGZARR_DISCOVERY__AWS_CLOUDMAP__NAMESPACE", "shop.local");
+            jail.set_env("ANGZARR_DISCOVERY__AWS_CLOUDMAP__CACHE_TTL_SECS", "0");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.naming.namespace, "shop.local");
+            assert_eq!(builder.cache_ttl, Duration::ZERO);
+            assert_eq!(key_of(builder.validate()), "discovery.aws_cloudmap.region");
+            jail.set_env("AWS_REGION", "eu-west-1");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            builder.validate().map_err(|e| e.to_string())?;
+            // A TTL that is no number names its key.
+            jail.set_env("ANGZARR_DISCOVERY__AWS_CLOUDMAP__CACHE_TTL_SECS", "soon");
+            assert_eq!(
+                key_of(Builder::from_env().map(|_| ())),
+                "discovery.aws_cloudmap.cache_ttl_secs"
+            );
+            Ok(())
+        });
     }
 }

@@ -1,16 +1,18 @@
-//! Settings from code, the environment or the configuration file, validated
-//! in [`Builder::build`].
+//! Settings from code or the configuration tree, validated in
+//! [`Builder::build`].
 
 use std::fmt;
 use std::time::Duration;
 
-use angzarr_core::config::{ConsulConfig, Secret};
+use angzarr_core::config::{Config, ConsulConfig, Secret};
 use angzarr_core::{Error, Result};
 
 use crate::client::ConsulClient;
 use crate::discovery::ConsulDiscovery;
 
-/// The environment variables [`Builder::from_env`] reads.
+/// The environment variables that set the `discovery.consul` keys of the
+/// configuration tree (read by [`Config::load`], hence by
+/// [`Builder::from_env`]).
 pub mod env {
     /// `discovery.consul.address`.
     pub const ADDRESS: &str = "ANGZARR_DISCOVERY__CONSUL__ADDRESS";
@@ -22,16 +24,17 @@ pub mod env {
     pub const CACHE_TTL_SECS: &str = "ANGZARR_DISCOVERY__CONSUL__CACHE_TTL_SECS";
     /// `discovery.consul.timeout_ms`.
     pub const TIMEOUT_MS: &str = "ANGZARR_DISCOVERY__CONSUL__TIMEOUT_MS";
-    /// Consul's own variable for the agent address, used when
-    /// [`ADDRESS`] is not set (`host:port` or a URL).
+    /// Consul's own variable for the agent address (`host:port` or a URL):
+    /// `discovery.consul.address`, above the file and below [`ADDRESS`]
+    /// (see `angzarr_core::config::WELL_KNOWN_VARS`).
     pub const CONSUL_HTTP_ADDR: &str = "CONSUL_HTTP_ADDR";
-    /// Consul's own variable for the ACL token, used when [`TOKEN`] is not set.
+    /// Consul's own variable for the ACL token: `discovery.consul.token`,
+    /// above the file and below [`TOKEN`].
     pub const CONSUL_HTTP_TOKEN: &str = "CONSUL_HTTP_TOKEN";
 }
 
 const KEY_ADDRESS: &str = "discovery.consul.address";
 const KEY_TEMPLATE: &str = "discovery.consul.service_template";
-const KEY_TTL: &str = "discovery.consul.cache_ttl_secs";
 const KEY_TOKEN: &str = "discovery.consul.token";
 const KEY_TIMEOUT: &str = "discovery.consul.timeout_ms";
 
@@ -42,7 +45,6 @@ pub struct Builder {
     template: String,
     ttl: Duration,
     timeout: Duration,
-    invalid: Option<Error>,
 }
 
 impl fmt::Debug for Builder {
@@ -70,51 +72,13 @@ impl Builder {
         Self::default()
     }
 
-    /// The defaults overridden by the variables in [`env`].
-    pub fn from_env() -> Self {
-        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-    }
-
-    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        let mut builder = Self::new();
-        if let Some(address) = var(env::ADDRESS).or_else(|| var(env::CONSUL_HTTP_ADDR)) {
-            builder.address = address;
-        }
-        if let Some(token) = var(env::TOKEN).or_else(|| var(env::CONSUL_HTTP_TOKEN)) {
-            builder.token = Some(Secret::new(token));
-        }
-        if let Some(template) = var(env::SERVICE_TEMPLATE) {
-            builder.template = template;
-        }
-        if let Some(secs) = var(env::CACHE_TTL_SECS) {
-            match secs.trim().parse() {
-                Ok(secs) => builder.ttl = Duration::from_secs(secs),
-                Err(_) => {
-                    builder.invalid = Some(Error::config(
-                        KEY_TTL,
-                        format!(
-                            "`{}` must be a whole number of seconds",
-                            env::CACHE_TTL_SECS
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(ms) = var(env::TIMEOUT_MS) {
-            match ms.trim().parse() {
-                Ok(ms) => builder.timeout = Duration::from_millis(ms),
-                Err(_) => {
-                    builder.invalid = Some(Error::config(
-                        KEY_TIMEOUT,
-                        format!(
-                            "`{}` must be a whole number of milliseconds",
-                            env::TIMEOUT_MS
-                        ),
-                    ));
-                }
-            }
-        }
-        builder
+    /// The `discovery.consul` section of the loaded configuration tree
+    /// ([`Config::load`]: the `$ANGZARR_CONFIG` file, Consul's
+    /// `CONSUL_HTTP_ADDR` / `CONSUL_HTTP_TOKEN`, the `ANGZARR_*` variables of
+    /// [`env`](mod@env)) through [`Builder::from_config`], so the two cannot
+    /// disagree. A value of the wrong kind fails here, naming its key.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(&Config::load()?.discovery.consul))
     }
 
     /// The `discovery.consul` section of the configuration.
@@ -125,7 +89,6 @@ impl Builder {
             template: config.service_template.clone(),
             ttl: Duration::from_secs(config.cache_ttl_secs),
             timeout: Duration::from_millis(config.timeout_ms),
-            invalid: None,
         }
     }
 
@@ -164,9 +127,6 @@ impl Builder {
 
     /// Validates the settings. Nothing is sent to the agent yet.
     pub fn build(self) -> Result<ConsulDiscovery> {
-        if let Some(error) = self.invalid {
-            return Err(error);
-        }
         let address = self.address.trim();
         let with_scheme = if address.contains("://") {
             address.to_owned()
@@ -231,6 +191,8 @@ impl Builder {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -257,19 +219,53 @@ mod tests {
             KEY_TEMPLATE
         );
         assert_eq!(key_of(Builder::new().with_token(" ")), KEY_TOKEN);
-        let bad_ttl = Builder::from_vars(|n| (n == env::CACHE_TTL_SECS).then(|| "soon".into()));
-        assert_eq!(key_of(bad_ttl), KEY_TTL);
+        assert_eq!(
+            key_of(Builder::new().with_timeout(Duration::ZERO)),
+            KEY_TIMEOUT
+        );
     }
 
     #[test]
-    fn consul_variables_are_the_fallback_and_tokens_stay_hidden() {
-        let builder = Builder::from_vars(|name| match name {
-            env::CONSUL_HTTP_ADDR => Some("10.0.0.9:8500".into()),
-            env::CONSUL_HTTP_TOKEN => Some("s3cr3t".into()),
-            _ => None,
-        });
-        assert_eq!(builder.address, "10.0.0.9:8500");
-        assert!(!format!("{builder:?}").contains("s3cr3t"));
+    fn the_tree_reaches_the_builder() {
+        let config = Config::from_yaml(
+            "discovery: { consul: { address: '10.0.0.7:8500', service_template: '{domain}-svc', cache_ttl_secs: 9 } }",
+        )
+        .unwrap();
+        let builder = Builder::from_config(&config.discovery.consul);
+        assert_eq!(builder.address, "10.0.0.7:8500");
+        assert_eq!(builder.template, "{domain}-svc");
+        assert_eq!(builder.ttl, Duration::from_secs(9));
+        assert_eq!(builder.timeout, Duration::from_millis(5_000));
         assert!(builder.build().is_ok());
+    }
+
+    #[test]
+    fn from_env_reads_the_tree_with_consul_variables_below_angzarr_ones() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env(env::CONSUL_HTTP_ADDR, "10.0.0.9:8500");
+            jail.set_env(env::CONSUL_HTTP_TOKEN, "s3cr3t");
+            jail.set_env(env::CACHE_TTL_SECS, "0");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.address, "10.0.0.9:8500");
+            assert_eq!(builder.ttl, Duration::ZERO);
+            assert!(!format!("{builder:?}").contains("s3cr3t"));
+            assert_eq!(builder.token.as_ref().map(Secret::expose), Some("s3cr3t"));
+            assert!(builder.build().is_ok());
+
+            jail.set_env(env::ADDRESS, "http://agent:8500");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.address, "http://agent:8500");
+
+            // A value of the wrong kind is a configuration error naming its key.
+            jail.set_env(env::CACHE_TTL_SECS, "soon");
+            match Builder::from_env() {
+                Err(Error::Config { key, .. }) => {
+                    assert_eq!(key, "discovery.consul.cache_ttl_secs");
+                }
+                other => panic!("expected a config error, got {other:?}"),
+            }
+            Ok(())
+        });
     }
 }

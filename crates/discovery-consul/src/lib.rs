@@ -16,7 +16,7 @@
 //! ```no_run
 //! # async fn demo() -> angzarr_core::Result<()> {
 //! use angzarr_core::ServiceDiscovery;
-//! let discovery = angzarr_discovery_consul::Builder::from_env().build()?;
+//! let discovery = angzarr_discovery_consul::Builder::from_env()?.build()?;
 //! let order = discovery.aggregate("order").await?;
 //! # let _ = order; Ok(()) }
 //! ```

@@ -1,8 +1,11 @@
-//! [`Builder`]: settings from code, from [`S3PayloadConfig`] or from the
-//! environment, validated once in [`Builder::build`].
+//! [`Builder`]: settings from code or from the `payload.aws_s3` section of
+//! the configuration tree ([`S3PayloadConfig`]), validated once in
+//! [`Builder::build`].
 
+use angzarr_core::config::Config;
 use angzarr_core::{Error, Result};
 use aws_sdk_s3::Client;
+use figment::Figment;
 
 use crate::config::S3PayloadConfig;
 use crate::store::S3PayloadStore;
@@ -51,10 +54,25 @@ impl Builder {
         }
     }
 
-    /// Settings from `ANGZARR_PAYLOAD__AWS_S3__*` (see [`S3PayloadConfig::from_env`]);
-    /// AWS credentials and region also come from the SDK's usual variables.
-    pub fn from_env() -> Self {
-        Self::from_config(&S3PayloadConfig::from_env())
+    /// Settings from the `payload.aws_s3` section of `figment` (one already
+    /// loaded, e.g. with [`Config::figment`]) through
+    /// [`Builder::from_config`]; an unknown key or a value of the wrong kind
+    /// fails, naming `payload.aws_s3.<key>`.
+    pub fn from_figment(figment: &Figment) -> Result<Self> {
+        Ok(Self::from_config(&S3PayloadConfig::from_figment(figment)?))
+    }
+
+    /// [`Builder::from_figment`] over the loaded configuration tree
+    /// ([`Config::figment`]: the `$ANGZARR_CONFIG` file and the
+    /// `ANGZARR_PAYLOAD__AWS_S3__*` variables), so it and
+    /// [`Builder::from_config`] cannot disagree. What the tree leaves unset
+    /// the AWS SDK finds itself: the region in `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION`, the endpoint in `AWS_ENDPOINT_URL_S3` /
+    /// `AWS_ENDPOINT_URL`, credentials in `AWS_ACCESS_KEY_ID` /
+    /// `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` or its other usual
+    /// sources.
+    pub fn from_env() -> Result<Self> {
+        Self::from_figment(&Config::figment()?)
     }
 
     /// The bucket.
@@ -127,8 +145,57 @@ fn check_bucket(bucket: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+    use crate::config::PayloadConfig;
+    use figment::providers::{Format, Yaml};
+
+    #[test]
+    fn the_tree_reaches_the_builder() {
+        let figment = Figment::new().merge(Yaml::string(
+            "payload: { aws_s3: { bucket: shop-payloads, prefix: events/, region: eu-west-1, endpoint: 'http://127.0.0.1:5000' } }",
+        ));
+        let builder = Builder::from_figment(&figment).unwrap();
+        assert_eq!(builder.bucket, "shop-payloads");
+        assert_eq!(builder.prefix, "events/");
+        assert_eq!(builder.client.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            builder.client.endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        // Nothing under `payload`: the defaults.
+        assert_eq!(
+            PayloadConfig::from_figment(&Figment::new()).unwrap(),
+            PayloadConfig::default()
+        );
+    }
+
+    #[test]
+    fn from_env_reads_the_tree_and_names_bad_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "angzarr.yaml",
+                "payload: { aws_s3: { bucket: from-file, prefix: events/ } }",
+            )?;
+            jail.set_env("ANGZARR_CONFIG", "angzarr.yaml");
+            jail.set_env("ANGZARR_PAYLOAD__AWS_S3__BUCKET", "from-env");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.bucket, "from-env");
+            assert_eq!(builder.prefix, "events/");
+            // An all-digit bucket name arrives as a number and is accepted.
+            jail.set_env("ANGZARR_PAYLOAD__AWS_S3__BUCKET", "123456");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.bucket, "123456");
+            jail.set_env("ANGZARR_PAYLOAD__AWS_S3__BUCKT", "typo");
+            match Builder::from_env() {
+                Err(Error::Config { key, .. }) => assert_eq!(key, "payload.aws_s3.buckt"),
+                other => panic!("expected a config error, got {other:?}"),
+            }
+            Ok(())
+        });
+    }
 
     #[tokio::test]
     async fn a_missing_bucket_names_its_key() {

@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> angzarr_core::Result<()> {
-//! let payloads = angzarr_payload_s3::Builder::from_env().build().await?;
+//! let payloads = angzarr_payload_s3::Builder::from_env()?.build().await?;
 //! # let _ = payloads; Ok(()) }
 //! ```
 
@@ -19,5 +19,5 @@ mod error;
 mod store;
 
 pub use builder::Builder;
-pub use config::{ENV_PREFIX, S3PayloadConfig};
+pub use config::{ENV_PREFIX, PayloadConfig, S3PayloadConfig};
 pub use store::S3PayloadStore;

@@ -1,10 +1,10 @@
-//! Settings, read from code, the environment or the configuration file, and
-//! validated in one place: [`Builder::build`].
+//! Settings, read from code or the configuration tree, and validated in one
+//! place: [`Builder::build`].
 
 use std::fmt;
 use std::time::Duration;
 
-use angzarr_core::config::RedisConfig;
+use angzarr_core::config::{Config, RedisConfig};
 use angzarr_core::store::StoreLimits;
 use angzarr_core::{Error, Result};
 
@@ -12,8 +12,9 @@ use crate::backend::RedisBackend;
 use crate::client::Connections;
 use crate::keys::Keys;
 
-/// The environment variables [`Builder::from_env`] reads (the figment names
-/// of the `storage.redis` section).
+/// The environment variables that set the `storage.redis` keys of the
+/// configuration tree (read by [`Config::load`], hence by
+/// [`Builder::from_env`]).
 pub mod env {
     /// `storage.redis.url`.
     pub const URL: &str = "ANGZARR_STORAGE__REDIS__URL";
@@ -59,7 +60,8 @@ pub struct Builder {
     timeout: Duration,
     /// PEM root certificate(s) to trust instead of the built-in roots.
     ca_cert_pem: Option<Vec<u8>>,
-    /// A setting from the environment that did not parse: reported by `build`.
+    /// A setting that could not be used (an unreadable CA file): reported by
+    /// `build`.
     invalid: Option<Error>,
 }
 
@@ -88,36 +90,13 @@ impl Builder {
         Self::default()
     }
 
-    /// The defaults overridden by the `ANGZARR_STORAGE__REDIS__*` variables
-    /// (see [`env`]). A variable that does not parse fails in [`Builder::build`].
-    pub fn from_env() -> Self {
-        Self::from_vars(|name| std::env::var(name).ok())
-    }
-
-    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        let mut builder = Self::new();
-        if let Some(url) = var(env::URL) {
-            builder.url = url;
-        }
-        if let Some(prefix) = var(env::KEY_PREFIX) {
-            builder.key_prefix = prefix;
-        }
-        if let Some(size) = var(env::POOL_SIZE) {
-            match size.trim().parse() {
-                Ok(size) => builder.pool_size = size,
-                Err(_) => builder.invalid = Some(not_a_number(KEY_POOL_SIZE, env::POOL_SIZE)),
-            }
-        }
-        if let Some(ms) = var(env::TIMEOUT_MS) {
-            match ms.trim().parse() {
-                Ok(ms) => builder.timeout = Duration::from_millis(ms),
-                Err(_) => builder.invalid = Some(not_a_number(KEY_TIMEOUT, env::TIMEOUT_MS)),
-            }
-        }
-        if let Some(path) = var(env::CA_CERT_FILE).filter(|path| !path.is_empty()) {
-            builder = builder.with_ca_cert_file(path);
-        }
-        builder
+    /// The `storage.redis` section of the loaded configuration tree
+    /// ([`Config::load`]: the `$ANGZARR_CONFIG` file and the
+    /// `ANGZARR_STORAGE__REDIS__*` variables of [`env`](mod@env)) through
+    /// [`Builder::from_config`], so the two cannot disagree. A value of the
+    /// wrong kind fails here, naming its key.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::from_config(&Config::load()?.storage.redis))
     }
 
     /// The `storage.redis` section of the configuration.
@@ -261,10 +240,6 @@ impl Builder {
     }
 }
 
-fn not_a_number(key: &str, var: &str) -> Error {
-    Error::config(key, format!("`{var}` must be a whole number"))
-}
-
 /// rustls needs one process-wide crypto provider; this crate links `ring`.
 /// If the process already chose one (another crate installed it), that one
 /// stays.
@@ -288,6 +263,8 @@ fn redacted(url: &str) -> String {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -320,23 +297,46 @@ mod tests {
             config_key(Builder::new().with_timeout(Duration::ZERO).build()),
             KEY_TIMEOUT
         );
-        let from_env = Builder::from_vars(|name| (name == env::POOL_SIZE).then(|| "many".into()));
-        assert_eq!(config_key(from_env.build()), KEY_POOL_SIZE);
     }
 
     #[test]
-    fn env_variables_override_the_defaults() {
-        let builder = Builder::from_vars(|name| match name {
-            env::URL => Some("redis://10.0.0.1:6380".into()),
-            env::KEY_PREFIX => Some("shop".into()),
-            env::POOL_SIZE => Some("4".into()),
-            env::TIMEOUT_MS => Some("250".into()),
-            _ => None,
-        });
+    fn the_tree_reaches_the_builder() {
+        let config = Config::from_yaml(
+            "storage: { redis: { url: 'redis://10.0.0.1:6380', key_prefix: shop, pool_size: 4, timeout_ms: 250 } }",
+        )
+        .unwrap();
+        let builder = Builder::from_config(&config.storage.redis);
         assert_eq!(builder.url, "redis://10.0.0.1:6380");
         assert_eq!(builder.key_prefix, "shop");
         assert_eq!(builder.pool_size, 4);
         assert_eq!(builder.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn from_env_reads_the_tree() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "angzarr.yaml",
+                "storage: { redis: { key_prefix: from-file } }",
+            )?;
+            jail.set_env("ANGZARR_CONFIG", "angzarr.yaml");
+            jail.set_env(env::URL, "redis://10.0.0.1:6380");
+            jail.set_env(env::POOL_SIZE, "4");
+            jail.set_env(env::TIMEOUT_MS, "250");
+            let builder = Builder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.url, "redis://10.0.0.1:6380");
+            assert_eq!(builder.key_prefix, "from-file");
+            assert_eq!(builder.pool_size, 4);
+            assert_eq!(builder.timeout, Duration::from_millis(250));
+
+            // A value of the wrong kind is a configuration error naming its key.
+            jail.set_env(env::POOL_SIZE, "many");
+            match Builder::from_env() {
+                Err(Error::Config { key, .. }) => assert_eq!(key, KEY_POOL_SIZE),
+                other => panic!("expected a config error, got {other:?}"),
+            }
+            Ok(())
+        });
     }
 
     #[test]

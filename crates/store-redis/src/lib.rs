@@ -17,7 +17,7 @@
 //! ```no_run
 //! # async fn demo() -> angzarr_core::Result<()> {
 //! use angzarr_core::EventStore;
-//! let backend = angzarr_store_redis::Builder::from_env().build()?;
+//! let backend = angzarr_store_redis::Builder::from_env()?.build()?;
 //! let events = backend.event_store();
 //! # let _ = events; Ok(()) }
 //! ```

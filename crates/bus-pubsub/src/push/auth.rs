@@ -4,11 +4,13 @@
 use std::fmt;
 use std::time::Duration;
 
+use angzarr_core::config::{Config, section};
 use angzarr_core::{Error, Result};
+use figment::Figment;
 use http::HeaderMap;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, Validation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::jwks::{GOOGLE_JWKS_URL, KeySource};
 
@@ -124,12 +126,50 @@ impl PushAuth {
     }
 }
 
+/// The `push_auth` section of the configuration tree: how push requests are
+/// authenticated. Nothing set means no authentication; each key is also an
+/// `ANGZARR_PUSH_AUTH__<KEY>` variable.
+///
+/// ```yaml
+/// push_auth:
+///   audience: https://my-service-xyz.a.run.app/push/events
+///   service_account: pubsub-push@my-project.iam.gserviceaccount.com
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushAuthConfig {
+    /// The expected `aud` claim (the audience set on the push subscription).
+    pub audience: Option<String>,
+    /// The expected `email` claim: the push subscription's service account.
+    pub service_account: Option<String>,
+    /// The accepted `iss` claims, comma-separated (default
+    /// [`GOOGLE_ISSUERS`]).
+    pub issuer: Option<String>,
+    /// A static JWKS document (JSON) instead of fetching keys.
+    pub jwks: Option<String>,
+    /// Where to fetch the keys (default [`GOOGLE_JWKS_URL`]).
+    pub jwks_url: Option<String>,
+    /// How long fetched keys are kept, in seconds (default 3600).
+    pub jwks_ttl_secs: Option<u64>,
+    /// Clock skew allowed on `exp`/`iat`, in seconds (default 60).
+    pub leeway_secs: Option<u64>,
+}
+
+impl PushAuthConfig {
+    /// The `push_auth` section of `figment` over its defaults; an unknown key
+    /// or a value of the wrong kind fails, naming `push_auth.<key>`.
+    pub fn from_figment(figment: &Figment) -> Result<Self> {
+        section(figment, "push_auth")
+    }
+}
+
 /// Builds a [`PushAuth`].
 ///
-/// Environment (`from_env`): `ANGZARR_PUSH_AUTH__AUDIENCE`,
-/// `ANGZARR_PUSH_AUTH__SERVICE_ACCOUNT`, `ANGZARR_PUSH_AUTH__ISSUER`
-/// (comma-separated, default Google's), and either `ANGZARR_PUSH_AUTH__JWKS`
-/// (a JWKS document) or `ANGZARR_PUSH_AUTH__JWKS_URL` (default Google's).
+/// From the `push_auth` section of the configuration tree
+/// ([`PushAuthConfig`]: the `$ANGZARR_CONFIG` file and the
+/// `ANGZARR_PUSH_AUTH__*` variables) with [`PushAuthBuilder::from_config`],
+/// [`PushAuthBuilder::from_figment`] or [`PushAuthBuilder::from_env`], or in
+/// code with the setters.
 #[derive(Clone, Debug, Default)]
 pub struct PushAuthBuilder {
     audience: Option<String>,
@@ -147,28 +187,39 @@ impl PushAuthBuilder {
         Self::default()
     }
 
-    /// A builder from the `ANGZARR_PUSH_AUTH__*` environment variables.
-    pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(format!("ANGZARR_PUSH_AUTH__{name}"))
-                .ok()
-                .filter(|v| !v.is_empty())
-        };
+    /// A builder from the `push_auth` section. Empty values count as unset;
+    /// `issuer` is split at commas.
+    pub fn from_config(config: &PushAuthConfig) -> Self {
+        let text = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
         Self {
-            audience: var("AUDIENCE"),
-            issuers: var("ISSUER").map(|list| {
+            audience: text(&config.audience),
+            issuers: text(&config.issuer).map(|list| {
                 list.split(',')
                     .map(str::trim)
                     .filter(|issuer| !issuer.is_empty())
                     .map(str::to_owned)
                     .collect()
             }),
-            service_account: var("SERVICE_ACCOUNT"),
-            jwks: var("JWKS"),
-            jwks_url: var("JWKS_URL"),
-            jwks_ttl: None,
-            leeway: None,
+            service_account: text(&config.service_account),
+            jwks: text(&config.jwks),
+            jwks_url: text(&config.jwks_url),
+            jwks_ttl: config.jwks_ttl_secs.map(Duration::from_secs),
+            leeway: config.leeway_secs.map(Duration::from_secs),
         }
+    }
+
+    /// A builder from the `push_auth` section of `figment` (one already
+    /// loaded, e.g. with [`Config::figment`]); an unknown key or a value of
+    /// the wrong kind fails, naming `push_auth.<key>`.
+    pub fn from_figment(figment: &Figment) -> Result<Self> {
+        Ok(Self::from_config(&PushAuthConfig::from_figment(figment)?))
+    }
+
+    /// [`PushAuthBuilder::from_figment`] over the loaded configuration tree
+    /// ([`Config::figment`]: the `$ANGZARR_CONFIG` file and the
+    /// `ANGZARR_PUSH_AUTH__*` variables).
+    pub fn from_env() -> Result<Self> {
+        Self::from_figment(&Config::figment()?)
     }
 
     /// Whether anything was configured (a receiver without push auth is
@@ -287,8 +338,103 @@ impl PushAuthBuilder {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+    use figment::providers::{Format, Yaml};
+
+    fn tree(yaml: &str) -> Figment {
+        Figment::new().merge(Yaml::string(yaml))
+    }
+
+    #[test]
+    fn the_section_reaches_the_builder() {
+        let builder = PushAuthBuilder::from_figment(&tree(
+            "push_auth: { audience: a, service_account: s, issuer: 'https://issuer.example, other', jwks_ttl_secs: 5, leeway_secs: 2 }",
+        ))
+        .unwrap();
+        assert!(builder.is_configured());
+        assert_eq!(builder.audience.as_deref(), Some("a"));
+        assert_eq!(builder.service_account.as_deref(), Some("s"));
+        assert_eq!(
+            builder.issuers,
+            Some(vec![
+                "https://issuer.example".to_owned(),
+                "other".to_owned()
+            ])
+        );
+        assert_eq!(builder.jwks_ttl, Some(Duration::from_secs(5)));
+        assert_eq!(builder.leeway, Some(Duration::from_secs(2)));
+        let auth = builder.build().unwrap();
+        assert_eq!(auth.leeway, Duration::from_secs(2));
+
+        // No section, or empty values: not configured.
+        assert!(
+            !PushAuthBuilder::from_figment(&tree(""))
+                .unwrap()
+                .is_configured()
+        );
+        assert!(
+            !PushAuthBuilder::from_figment(&tree("push_auth: { audience: '' }"))
+                .unwrap()
+                .is_configured()
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_names_it() {
+        match PushAuthBuilder::from_figment(&tree("push_auth: { audiance: a }")) {
+            Err(Error::Config { key, .. }) => assert_eq!(key, "push_auth.audiance"),
+            other => panic!("expected a config error, got {other:?}"),
+        }
+        match PushAuthBuilder::from_figment(&tree("push_auth: { leeway_secs: soon }")) {
+            Err(Error::Config { key, .. }) => assert_eq!(key, "push_auth.leeway_secs"),
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_env_reads_the_variables_of_the_tree() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("angzarr.yaml", "push_auth: { audience: from-file }")?;
+            jail.set_env("ANGZARR_CONFIG", "angzarr.yaml");
+            jail.set_env(
+                "ANGZARR_PUSH_AUTH__SERVICE_ACCOUNT",
+                "push@p.iam.gserviceaccount.com",
+            );
+            jail.set_env(
+                "ANGZARR_PUSH_AUTH__ISSUER",
+                "https://accounts.google.com,accounts.google.com",
+            );
+            jail.set_env(
+                "ANGZARR_PUSH_AUTH__JWKS",
+                r#"{"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "n": "sXch", "e": "AQAB"}]}"#,
+            );
+            let builder = PushAuthBuilder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.audience.as_deref(), Some("from-file"));
+            assert_eq!(
+                builder.service_account.as_deref(),
+                Some("push@p.iam.gserviceaccount.com")
+            );
+            assert_eq!(builder.issuers.as_ref().map(Vec::len), Some(2));
+            assert!(
+                builder
+                    .jwks
+                    .as_deref()
+                    .is_some_and(|j| j.contains("\"k1\""))
+            );
+            jail.set_env("ANGZARR_PUSH_AUTH__AUDIENCE", "from-env");
+            let builder = PushAuthBuilder::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(builder.audience.as_deref(), Some("from-env"));
+            jail.set_env("ANGZARR_PUSH_AUTH__JWKS_TTL", "60");
+            match PushAuthBuilder::from_env() {
+                Err(Error::Config { key, .. }) => assert_eq!(key, "push_auth.jwks_ttl"),
+                other => panic!("expected a config error, got {other:?}"),
+            }
+            Ok(())
+        });
+    }
 
     #[test]
     fn audience_and_account_are_required() {

@@ -7,7 +7,7 @@ pub mod envelope;
 mod jwks;
 pub mod receiver;
 
-pub use auth::{AuthError, PushAuth, PushAuthBuilder, PushClaims};
+pub use auth::{AuthError, PushAuth, PushAuthBuilder, PushAuthConfig, PushClaims};
 pub use envelope::{PushEnvelope, PushMessage};
 pub use jwks::GOOGLE_JWKS_URL;
 pub use receiver::{DEFAULT_BODY_LIMIT, PushHandler, PushReceiver};
