@@ -17,7 +17,7 @@ const MOTO_IMPORT: &str = "import moto, moto.server, werkzeug.serving";
 /// Checks every tool, installing what can be installed, and returns the
 /// `PATH` under which the tests find them.
 pub(crate) fn ensure() -> Result<OsString> {
-    let path = env::var_os("PATH").unwrap_or_default();
+    let path = with_python_user_scripts(env::var_os("PATH").unwrap_or_default());
     let mut missing = Vec::new();
 
     // The testkit runs moto's WSGI app from its own launcher
@@ -198,6 +198,28 @@ fn java_version(path: &OsStr) -> String {
 }
 
 /// Whether `program args` runs and succeeds (quietly).
+/// `path` with the directory pip installs scripts to for `--user` installs
+/// (`$(python3 -m site --user-base)/bin`, e.g. `~/.local/bin`) appended,
+/// when that directory exists and is not on it: pip falls back to a user
+/// install where the interpreter's own directory is not writable, and
+/// `cargo-lambda` is such a script.
+fn with_python_user_scripts(path: OsString) -> OsString {
+    let base = Command::new("python3")
+        .args(["-m", "site", "--user-base"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    let Some(bin) = base.map(|b| PathBuf::from(b).join("bin")) else {
+        return path;
+    };
+    if !bin.is_dir() || env::split_paths(&path).any(|p| p == bin) {
+        return path;
+    }
+    env::join_paths(env::split_paths(&path).chain([bin])).unwrap_or(path)
+}
+
 fn runs(program: &str, args: &[&str], path: &OsStr) -> bool {
     let Some(program) = which(program, path) else {
         return false;
