@@ -54,7 +54,7 @@ async fn start(config: &str, name: &str) -> Result<Dev, String> {
         .env("PYTHONPATH", shop_python::python_path())
         .env("SHOP_SUMMARY_DIR", &summaries)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(scratch.join("stderr.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -63,6 +63,9 @@ async fn start(config: &str, name: &str) -> Result<Dev, String> {
     match first {
         Ok(Ok(Some(line))) if line.contains("gRPC on ") => {
             let url = line.rsplit(' ').next().unwrap().to_owned();
+            // Keep reading what it prints: a closed pipe would make its
+            // next `println!` fail.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
             Ok(Dev {
                 url,
                 summaries,
@@ -71,8 +74,8 @@ async fn start(config: &str, name: &str) -> Result<Dev, String> {
         }
         _ => {
             let _ = process.kill().await;
-            let output = process.wait_with_output().await.unwrap();
-            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+            let _ = process.wait().await;
+            Err(std::fs::read_to_string(scratch.join("stderr.log")).unwrap_or_default())
         }
     }
 }
