@@ -186,13 +186,7 @@ impl Builder {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
-
-    fn key_of(result: Result<()>) -> String {
-        match result {
-            Err(Error::Config { key, .. }) => key,
-            other => panic!("expected a config error, got {other:?}"),
-        }
-    }
+    use angzarr_testkit::errors::config_key as key_of;
 
     #[test]
     fn the_tree_reaches_the_builder() {

@@ -242,13 +242,7 @@ fn valid_table_id(table: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key_of(result: Result<ConnectOptions>) -> String {
-        match result {
-            Err(Error::Config { key, .. }) => key,
-            other => panic!("expected a config error, got {other:?}"),
-        }
-    }
+    use angzarr_testkit::errors::config_key as key_of;
 
     #[test]
     fn wrong_settings_name_their_key() {

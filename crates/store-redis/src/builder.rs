@@ -267,13 +267,7 @@ fn redacted(url: &str) -> String {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
-
-    fn config_key(result: Result<RedisBackend>) -> String {
-        match result {
-            Err(Error::Config { key, .. }) => key,
-            other => panic!("expected a config error, got {other:?}"),
-        }
-    }
+    use angzarr_testkit::errors::config_key;
 
     #[test]
     fn bad_settings_name_their_key() {

@@ -73,3 +73,12 @@ pub fn observed(error: &Error) -> (WireError, String, bool, ErrorCode) {
         error.code(),
     )
 }
+
+/// The key of the [`Error::Config`] in `result`; panics naming what it got
+/// otherwise (for tests of settings that must be refused).
+pub fn config_key<T: std::fmt::Debug>(result: angzarr_core::Result<T>) -> String {
+    match result {
+        Err(Error::Config { key, .. }) => key,
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
