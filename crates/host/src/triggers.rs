@@ -166,24 +166,20 @@ impl Triggers {
         let domain = AggregateKey::from_book(&book)?.domain;
         let mut report = DeliveryReport::default();
         let mut first_error = None;
-        let wanted = self
+        let handlers = self
             .projectors
             .iter()
-            .filter(|p| p.wants(&domain))
-            .map(|p| (Kind::Projector, p.handler.name()))
-            .chain(
-                self.sagas
-                    .iter()
-                    .filter(|s| s.wants(&domain))
-                    .map(|s| (Kind::Saga, s.handler.name())),
-            );
-        for (kind, name) in wanted {
-            match self.deliver_to(kind, name, message_id, book.clone()).await {
+            .map(Handler::Projector)
+            .chain(self.sagas.iter().map(Handler::Saga))
+            .filter(|handler| handler.wants(&domain));
+        for handler in handlers {
+            let name = handler.name();
+            match self.run(handler, message_id, &domain, book.clone()).await {
                 Ok(Delivered::Done) => report.done.push(name.to_owned()),
                 Ok(Delivered::Duplicate) => report.duplicates.push(name.to_owned()),
                 Ok(Delivered::Skipped) => {}
                 Err(error) => {
-                    tracing::warn!(handler = name, ?kind, %error, "handler failed");
+                    tracing::warn!(handler = name, %error, "handler failed");
                     first_error.get_or_insert(error);
                 }
             }
@@ -204,41 +200,67 @@ impl Triggers {
         book: EventBook,
     ) -> Result<Delivered> {
         let domain = AggregateKey::from_book(&book)?.domain;
-        let outcome = match kind {
-            Kind::Projector => {
-                let entry = find(&self.projectors, name, "projector")?;
-                if !entry.wants(&domain) {
-                    return Ok(self.skipped(name, message_id, &domain));
-                }
-                self.projector_dispatch
-                    .deliver(entry.handler.as_ref(), book)
-                    .await
-                    .map(|guarded| done(guarded, |_| ()))
-            }
-            Kind::Saga => {
-                let entry = find(&self.sagas, name, "saga")?;
-                if !entry.wants(&domain) {
-                    return Ok(self.skipped(name, message_id, &domain));
-                }
-                self.saga_dispatch
-                    .deliver(entry.handler.as_ref(), book)
-                    .await
-                    .map(|guarded| {
-                        done(guarded, |outcome| {
-                            let sent = outcome.sent.len() as u64;
-                            let dead = outcome.dead_lettered as u64;
-                            self.stats.update(name, |c| {
-                                c.commands_sent += sent;
-                                c.dead_lettered += dead;
-                            });
-                        })
-                    })
-            }
+        let handler = match kind {
+            Kind::Projector => self
+                .projectors
+                .iter()
+                .map(Handler::Projector)
+                .find(|h| h.name() == name),
+            Kind::Saga => self
+                .sagas
+                .iter()
+                .map(Handler::Saga)
+                .find(|h| h.name() == name),
             Kind::Aggregate | Kind::Upcaster => {
                 return Err(Error::invalid_argument(format!(
                     "`{name}`: only projectors and sagas receive deliveries"
                 )));
             }
+        };
+        let handler = handler.ok_or_else(|| {
+            let kind = if kind == Kind::Saga {
+                "saga"
+            } else {
+                "projector"
+            };
+            Error::NotFound(format!("no {kind} `{name}` is hosted here"))
+        })?;
+        self.run(handler, message_id, &domain, book).await
+    }
+
+    /// `handler`'s delivery of `book` (of `domain`), through the firing
+    /// guard, counted.
+    async fn run(
+        &self,
+        handler: Handler<'_>,
+        message_id: &str,
+        domain: &str,
+        book: EventBook,
+    ) -> Result<Delivered> {
+        let name = handler.name();
+        if !handler.wants(domain) {
+            return Ok(self.skipped(name, message_id, domain));
+        }
+        let outcome = match handler {
+            Handler::Projector(entry) => self
+                .projector_dispatch
+                .deliver(entry.handler.as_ref(), book)
+                .await
+                .map(|guarded| done(guarded, |_| ())),
+            Handler::Saga(entry) => self
+                .saga_dispatch
+                .deliver(entry.handler.as_ref(), book)
+                .await
+                .map(|guarded| {
+                    done(guarded, |outcome| {
+                        let sent = outcome.sent.len() as u64;
+                        let dead = outcome.dead_lettered as u64;
+                        self.stats.update(name, |c| {
+                            c.commands_sent += sent;
+                            c.dead_lettered += dead;
+                        });
+                    })
+                }),
         };
         self.record(name, message_id, outcome)
     }
@@ -294,31 +316,26 @@ fn done<T>(guarded: Guarded<T>, f: impl FnOnce(T)) -> Guarded<()> {
     }
 }
 
-fn find<'a, T: ?Sized + Named>(
-    entries: &'a [Subscribed<T>],
-    name: &str,
-    kind: &str,
-) -> Result<&'a Subscribed<T>> {
-    entries
-        .iter()
-        .find(|e| e.handler.handler_name() == name)
-        .ok_or_else(|| Error::NotFound(format!("no {kind} `{name}` is hosted here")))
+/// A projector or a saga of [`Triggers`].
+#[derive(Clone, Copy)]
+enum Handler<'a> {
+    Projector(&'a Subscribed<dyn Projector>),
+    Saga(&'a Subscribed<dyn Saga>),
 }
 
-/// A handler's name, for [`find`].
-trait Named {
-    fn handler_name(&self) -> &str;
-}
-
-impl Named for dyn Projector {
-    fn handler_name(&self) -> &str {
-        self.name()
+impl Handler<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Handler::Projector(entry) => entry.handler.name(),
+            Handler::Saga(entry) => entry.handler.name(),
+        }
     }
-}
 
-impl Named for dyn Saga {
-    fn handler_name(&self) -> &str {
-        self.name()
+    fn wants(&self, domain: &str) -> bool {
+        match self {
+            Handler::Projector(entry) => entry.wants(domain),
+            Handler::Saga(entry) => entry.wants(domain),
+        }
     }
 }
 
