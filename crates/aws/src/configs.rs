@@ -29,12 +29,13 @@ pub fn region(region: Option<&str>) -> Option<String> {
 }
 
 /// SDK configurations by region and endpoint override, loaded on first use
-/// (clones share them). The default uses the SDK's own HTTPS client.
+/// (clones share them). The default trusts the system's roots
+/// ([`crate::default_https_client`]).
 #[derive(Clone, Debug, Default)]
 pub struct SdkConfigs {
     loaded: Arc<Mutex<Vec<(Key, SdkConfig)>>>,
-    /// The HTTPS client every configuration uses; the SDK's default when
-    /// `None`.
+    /// The HTTPS client every configuration uses;
+    /// [`crate::default_https_client`] when `None`.
     http_client: Option<SharedHttpClient>,
 }
 
@@ -52,7 +53,7 @@ impl SdkConfigs {
         };
         Ok(Self {
             loaded: Arc::default(),
-            http_client: https_client(roots, extra.as_deref(), key)?,
+            http_client: Some(https_client(roots, extra.as_deref(), key)?),
         })
     }
 

@@ -22,4 +22,4 @@ pub use configs::{SdkConfigs, region};
 pub use counter::RequestCounter;
 pub use error::{RETRIABLE_CODES, from_sdk};
 pub use settings::{ClientSettings, StaticCredentials};
-pub use tls::{AMAZON_TRUST_SERVICES_PEM, TrustRoots, https_client};
+pub use tls::{AMAZON_TRUST_SERVICES_PEM, TrustRoots, default_https_client, https_client};

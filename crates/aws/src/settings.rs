@@ -65,8 +65,8 @@ pub struct ClientSettings {
     /// several clients loads one configuration and shares it, which keeps its
     /// cold start short.
     pub shared: Option<aws_config::SdkConfig>,
-    /// The HTTPS client, when not the SDK's default (see
-    /// [`crate::https_client`]).
+    /// The HTTPS client (see [`crate::https_client`]);
+    /// [`crate::default_https_client`] when `None`.
     pub http_client: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
 }
 
@@ -171,9 +171,11 @@ impl ClientSettings {
                 aws_config::retry::RetryConfig::standard()
                     .with_max_attempts(self.max_attempts.max(1)),
             );
-        if let Some(client) = &self.http_client {
-            loader = loader.http_client(client.clone());
-        }
+        let client = self
+            .http_client
+            .clone()
+            .unwrap_or_else(crate::default_https_client);
+        loader = loader.http_client(client);
         let emulator = self.endpoint.is_some();
         // Against an emulator with no region configured anywhere, any region
         // works; resolving one must not probe the metadata service.

@@ -10,6 +10,11 @@
 //! certificates are parsed. Endpoints signed by another CA (an emulator or a
 //! proxy over HTTPS) need [`TrustRoots::System`] or their CA added with
 //! `ca_cert_file`.
+//!
+//! Every client here uses rustls with ring, the crypto provider the rest of
+//! the workspace (tonic, hyper-rustls, redis) already links. The SDK's
+//! default client would bring aws-lc as a second one: about 2 MB more code
+//! in every binary, and a CPU probe at start (docs/benchmarks.md).
 
 use std::fmt;
 
@@ -70,18 +75,16 @@ fn anchors(pem: &[u8], what: &str) -> Result<usize> {
     Ok(count)
 }
 
-/// An HTTPS client like the SDK's default one (rustls with aws-lc, the proxy
-/// settings of the environment) that trusts `roots` plus the PEM
-/// certificates of `extra_pem` (e.g. a private CA's); `key` names the
-/// configuration key of `extra_pem` in errors. Returns `None` when the
-/// SDK's default client would do the same (system roots, nothing extra).
+/// An HTTPS client like the SDK's default one (rustls, the proxy settings
+/// of the environment) but with ring as its crypto provider, that trusts
+/// `roots` plus the PEM certificates of `extra_pem` (e.g. a private CA's);
+/// `key` names the configuration key of `extra_pem` in errors.
 pub fn https_client(
     roots: TrustRoots,
     extra_pem: Option<&[u8]>,
     key: &str,
-) -> Result<Option<SharedHttpClient>> {
+) -> Result<SharedHttpClient> {
     let mut store = match roots {
-        TrustRoots::System if extra_pem.is_none() => return Ok(None),
         TrustRoots::System => TrustStore::default(),
         TrustRoots::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_PEM),
     };
@@ -93,11 +96,25 @@ pub fn https_client(
         .with_trust_store(store)
         .build()
         .map_err(|e| Error::config(key.to_owned(), format!("TLS settings: {e}")))?;
-    // As `aws_smithy_runtime`'s default HTTPS client builds its connectors,
-    // with the trust store above.
-    let client = Builder::new().build_with_connector_fn(move |settings, components| {
+    Ok(client(context))
+}
+
+/// The client of [`https_client`] with the system's roots and nothing
+/// extra, made once per process: what an SDK configuration gets when none is
+/// given (the SDK itself has no default client in this build).
+pub fn default_https_client() -> SharedHttpClient {
+    static CLIENT: std::sync::OnceLock<SharedHttpClient> = std::sync::OnceLock::new();
+    // `TlsContext::default()` trusts the system's roots; it holds settings
+    // only, so nothing is read before the first connection.
+    CLIENT.get_or_init(|| client(TlsContext::default())).clone()
+}
+
+/// An HTTPS client built as `aws_smithy_runtime`'s default one builds its
+/// connectors, with rustls over ring and the TLS settings of `context`.
+fn client(context: TlsContext) -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = ConnectorBuilder::default()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .tls_context(context.clone());
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
@@ -105,8 +122,7 @@ pub fn https_client(
         }
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
-    });
-    Ok(Some(client))
+    })
 }
 
 #[cfg(test)]
@@ -142,20 +158,6 @@ mod tests {
             assert!(matches!(error, Error::Config { .. }), "{error}");
             assert!(error.to_string().contains("lambda.ca_cert_file"), "{error}");
         }
-    }
-
-    #[test]
-    fn system_roots_with_nothing_extra_keep_the_sdk_default_client() {
-        assert!(
-            https_client(TrustRoots::System, None, "k")
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            https_client(TrustRoots::Amazon, None, "k")
-                .unwrap()
-                .is_some()
-        );
     }
 
     #[test]

@@ -62,7 +62,7 @@ async fn list_tables(
     let settings = ClientSettings {
         endpoint: Some(endpoint.to_owned()),
         region: Some("us-east-1".into()),
-        http_client: https_client(roots, extra, "test.ca_cert_file").unwrap(),
+        http_client: Some(https_client(roots, extra, "test.ca_cert_file").unwrap()),
         max_attempts: 1,
         ..ClientSettings::default()
     };

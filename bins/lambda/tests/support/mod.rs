@@ -243,6 +243,7 @@ impl Functions {
                 .credentials_provider(aws_sdk_lambda::config::Credentials::new(
                     "testing", "testing", None, None, "e2e",
                 ))
+                .http_client(angzarr_aws::default_https_client())
                 .build(),
         );
         let functions = Self {

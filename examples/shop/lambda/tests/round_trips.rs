@@ -35,6 +35,7 @@ async fn requests_per_command_and_per_delivery() {
             .endpoint_url(&endpoint)
             .credentials_provider(Credentials::new("t", "t", None, None, "t"))
             .interceptor(dynamo_count.clone())
+            .http_client(angzarr_aws::default_https_client())
             .build(),
     );
     let tables = TableNames::with_prefix(&prefix);
