@@ -13,9 +13,12 @@
 //!
 //! ```text
 //! cargo build --release -p angzarr-lambda --bins --example hello_world
-//! cargo run --release -p angzarr-lambda --example cold_start [-- RUNS [BIN_DIR]]
+//! cargo run --release -p angzarr-lambda --example cold_start [-- RUNS [BIN_DIR ...]]
 //! ```
-//! (`bins/lambda/benches/cold_start.sh` runs both.)
+//! (`bins/lambda/benches/cold_start.sh` runs both.) Given several directories
+//! of binaries (say, a build before and after a change), it compares them
+//! side by side: their starts alternate, run by run, so a machine that slows
+//! down for a while slows each of them alike.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
@@ -107,10 +110,10 @@ fn gzip_size(binary: &Path) -> Option<u64> {
 fn main() {
     let mut args = std::env::args().skip(1);
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(30);
-    let dir = args
-        .next()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release"));
+    let mut dirs: Vec<PathBuf> = args.map(PathBuf::from).collect();
+    if dirs.is_empty() {
+        dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release"));
+    }
     // The stock functions host what `business` names: gRPC services (dialled
     // lazily, so not at a cold start), or a Python child the function starts
     // and health-checks before its first poll.
@@ -153,70 +156,80 @@ fn main() {
         (
             "hello-world (lambda_runtime)",
             "hello-world",
-            dir.join("examples/hello_world"),
+            "examples/hello_world",
             vec![],
         ),
-        ("gateway", "gateway", dir.join("gateway"), stock.clone()),
-        (
-            "aggregate",
-            "aggregate",
-            dir.join("aggregate"),
-            stock.clone(),
-        ),
+        ("gateway", "gateway", "gateway", stock.clone()),
+        ("aggregate", "aggregate", "aggregate", stock.clone()),
         (
             "projector-trigger",
             "projector-trigger",
-            dir.join("projector-trigger"),
+            "projector-trigger",
             stock.clone(),
         ),
         (
             "saga-trigger",
             "saga-trigger",
-            dir.join("saga-trigger"),
+            "saga-trigger",
             stock.clone(),
         ),
         (
             "aggregate + Python child (cart)",
             "aggregate",
-            dir.join("aggregate"),
+            "aggregate",
             with_child,
         ),
     ];
     println!("cold start: process start → first Runtime API `next` poll, {runs} runs each");
+    for (n, dir) in dirs.iter().enumerate() {
+        println!("build {}: {}", n + 1, dir.display());
+    }
     println!(
-        "| function | median ms | p90 ms | min ms | × hello world | median ms, trust_roots: system | binary MB | gzip MB |\n\
-         |---|---|---|---|---|---|---|---|"
+        "| function | build | median ms | p90 ms | min ms | × hello world | median ms, trust_roots: system | binary MB | gzip MB |\n\
+         |---|---|---|---|---|---|---|---|---|"
     );
-    let mut hello_world = None;
-    for (name, function, binary, env) in binaries {
+    let mut hello_world: Vec<Option<u128>> = vec![None; dirs.len()];
+    for (name, function, file, env) in binaries {
+        let paths: Vec<PathBuf> = dirs.iter().map(|dir| dir.join(file)).collect();
         let measure = |extra: &[(&str, &str)]| {
             let extra: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
             // One unmeasured start warms the page cache, as a provisioned host has it.
-            let _ = cold_start(function, &binary, &extra);
-            let mut times: Vec<u128> = (0..runs)
-                .map(|_| cold_start(function, &binary, &extra))
-                .collect();
-            times.sort_unstable();
+            for binary in &paths {
+                let _ = cold_start(function, binary, &extra);
+            }
+            let mut times = vec![Vec::with_capacity(runs); paths.len()];
+            for _ in 0..runs {
+                for (binary, times) in paths.iter().zip(&mut times) {
+                    times.push(cold_start(function, binary, &extra));
+                }
+            }
+            for times in &mut times {
+                times.sort_unstable();
+            }
             times
         };
         let times = measure(&[]);
         let system_roots = measure(&[("ANGZARR_LAMBDA__TRUST_ROOTS", "system")]);
         let ms = |us: u128| us as f64 / 1000.0;
-        let median = times[times.len() / 2];
-        let hello = *hello_world.get_or_insert(median);
-        let size = std::fs::metadata(&binary)
-            .map(|m| m.len())
-            .unwrap_or_default();
         let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-        println!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {} |",
-            ms(median),
-            ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
-            ms(times[0]),
-            median as f64 / hello as f64,
-            ms(system_roots[system_roots.len() / 2]),
-            mb(size),
-            gzip_size(&binary).map_or("-".into(), |g| format!("{:.1}", mb(g))),
-        );
+        for (n, binary) in paths.iter().enumerate() {
+            let (times, system_roots) = (&times[n], &system_roots[n]);
+            let median = times[times.len() / 2];
+            let hello = *hello_world[n].get_or_insert(median);
+            let size = std::fs::metadata(binary)
+                .map(|m| m.len())
+                .unwrap_or_default();
+            println!(
+                "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {} |",
+                n + 1,
+                ms(median),
+                ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
+                ms(times[0]),
+                median as f64 / hello as f64,
+                ms(system_roots[system_roots.len() / 2]),
+                mb(size),
+                gzip_size(binary).map_or("-".into(), |g| format!("{:.1}", mb(g))),
+            );
+        }
     }
 }
