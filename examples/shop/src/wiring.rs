@@ -8,7 +8,7 @@ use angzarr_core::Subscription;
 use angzarr_core::memory::{
     MemoryBus, MemoryEventStore, MemoryFiringGuard, MemorySnapshotStore, MemorySubscription,
 };
-use angzarr_core::proto::{CommandRequest, CommandResponse};
+use angzarr_core::proto::{CommandRequest, CommandResponse, EventBook};
 use angzarr_runtime::{
     AggregateCoordinator, EventQueries, FiringPolicy, MemoryDeadLetters, Projector,
     ProjectorDispatch, Saga, SagaDispatch,
@@ -112,37 +112,43 @@ impl Shop {
     /// many deliveries were made. A failed delivery is handed back to the
     /// bus and its error returned.
     pub async fn pump(&self) -> angzarr_core::Result<usize> {
+        self.pump_each(1).await
+    }
+
+    /// [`Shop::pump`], handing every book to each of its consumers `copies`
+    /// times, as an at-least-once bus may; returns how many deliveries were
+    /// made, every copy counted.
+    pub async fn pump_each(&self, copies: usize) -> angzarr_core::Result<usize> {
         let mut delivered = 0;
         loop {
             let mut quiet = true;
             for (subscription, consumer) in &self.consumers {
                 for delivery in subscription.receive(64, Duration::ZERO).await? {
                     quiet = false;
-                    let result = match consumer {
-                        Consumer::Projector(projector) => self
-                            .projectors
-                            .deliver(projector.as_ref(), delivery.book)
-                            .await
-                            .map(drop),
-                        Consumer::Saga(saga) => self
-                            .sagas
-                            .deliver(saga.as_ref(), delivery.book)
-                            .await
-                            .map(drop),
-                    };
-                    match result {
-                        Ok(()) => subscription.ack(&delivery.ack_id).await?,
-                        Err(error) => {
+                    for _ in 0..copies {
+                        if let Err(error) = self.deliver(consumer, delivery.book.clone()).await {
                             subscription.nack(&delivery.ack_id).await?;
                             return Err(error);
                         }
+                        delivered += 1;
                     }
-                    delivered += 1;
+                    subscription.ack(&delivery.ack_id).await?;
                 }
             }
             if quiet {
                 return Ok(delivered);
             }
+        }
+    }
+
+    async fn deliver(&self, consumer: &Consumer, book: EventBook) -> angzarr_core::Result<()> {
+        match consumer {
+            Consumer::Projector(projector) => self
+                .projectors
+                .deliver(projector.as_ref(), book)
+                .await
+                .map(drop),
+            Consumer::Saga(saga) => self.sagas.deliver(saga.as_ref(), book).await.map(drop),
         }
     }
 }

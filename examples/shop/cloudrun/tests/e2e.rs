@@ -2,164 +2,39 @@
 //! on Cloud Run in the event-driven topology: four services (gateway,
 //! aggregate, projector trigger, saga trigger) on loopback ports, each with
 //! its own clients, and push subscriptions on the emulator delivering to the
-//! triggers through a proxy that delivers every push twice. The flow is the
+//! triggers through a proxy that delivers every push twice
+//! (`support::deployment`, shared with the `cloudrun_demo` example). The flow is the
 //! host suite's (`angzarr_testkit::suites::host`); what is Cloud Run's own
 //! (Bigtable round trips, pushes by hand, a republished book) follows it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../../../bins/cloudrun/tests/support/mod.rs"]
-mod host_support;
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use angzarr_cloudrun::provision::{PushTargets, provision};
-use angzarr_cloudrun::{Adapters, App, Role, ServerSettings};
-use angzarr_core::Error;
-use angzarr_core::config::{Config, MessagingType, StorageType};
-use angzarr_core::proto::{CommandRequest, CommandResponse, EventBook, EventPage};
+use angzarr_cloudrun::App;
+use angzarr_core::proto::EventBook;
 use angzarr_example_shop::proto::{AddItem, CheckedOut, Checkout, ConfirmPayment};
-use angzarr_example_shop::summary::OrderSummaries;
-use angzarr_example_shop_cloudrun as shop;
-use angzarr_testkit::emulators::{self, unique_name};
-use angzarr_testkit::suites::host::{ShopHost, Summary, shop_flow};
-use host_support::Activity;
+use angzarr_testkit::suites::host::{ShopHost, shop_flow};
 use http::StatusCode;
 
+use support::deployment::deploy;
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// The configuration every service of one test shares: fresh tables and a
-/// fresh topic prefix, aggregates found at `aggregate_url`.
-async fn config(aggregate_url: &str) -> Config {
-    let mut config = Config::default();
-    config.storage.kind = StorageType::GcpBigtable;
-    let bigtable = &mut config.storage.gcp_bigtable;
-    bigtable.project = "angzarr-test".into();
-    bigtable.instance = "angzarr-test".into();
-    bigtable.events_table = unique_name("events");
-    bigtable.snapshots_table = unique_name("snapshots");
-    bigtable.guard_table = unique_name("guard");
-    bigtable.rate_limit_table = unique_name("rate");
-    bigtable.endpoint = Some(emulators::bigtable().await.endpoint());
-    config.messaging.kind = MessagingType::GcpPubsub;
-    let pubsub = &mut config.messaging.gcp_pubsub;
-    pubsub.project = "angzarr-test".into();
-    pubsub.topic_prefix = format!("{}-", unique_name("shop"));
-    pubsub.endpoint = Some(emulators::pubsub().await.endpoint());
-    for domain in ["cart", "order", "fulfillment"] {
-        config
-            .discovery
-            .env_urls
-            .aggregates
-            .insert(domain.into(), aggregate_url.to_owned());
-    }
-    config
-}
-
-/// One deployment: four services and the projector's read model.
-struct Deployment {
-    gateway: Served,
-    aggregate: Served,
-    projectors: Served,
-    sagas: Served,
-    saga_app: Arc<App>,
-    aggregate_app: Arc<App>,
-    projector_app: Arc<App>,
-    tooling: Adapters,
-    activity: Arc<Activity>,
-}
-
-async fn app(config: &Config, summaries: &OrderSummaries) -> Arc<App> {
-    let adapters = Adapters::from_config(config).await.unwrap();
-    let handlers = shop::handlers(summaries).unwrap();
-    Arc::new(App::new(adapters, handlers, &ServerSettings::default()).unwrap())
-}
-
-async fn deploy() -> Deployment {
-    let (g, a, p, s) = (
-        listener().await,
-        listener().await,
-        listener().await,
-        listener().await,
-    );
-    let aggregate_url = format!("http://{}", a.local_addr().unwrap());
-    let config = config(&aggregate_url).await;
-    // The tooling creates tables, topics and push subscriptions first.
-    let tooling = Adapters::from_config(&config).await.unwrap();
-    let activity = Activity::new();
-    let targets = PushTargets {
-        projectors: activity
-            .proxy(format!("http://{}", p.local_addr().unwrap()))
-            .await,
-        sagas: activity
-            .proxy(format!("http://{}", s.local_addr().unwrap()))
-            .await,
-    };
-    let handlers = shop::handlers(&OrderSummaries::default()).unwrap();
-    let made = provision(&tooling, &handlers, Some(&targets), Duration::from_secs(10))
-        .await
-        .unwrap();
-    assert_eq!(made.topics.len(), 3, "{made:?}");
-    // order-summary on order + fulfillment, checkout on cart, fulfillment on order.
-    assert_eq!(made.subscriptions.len(), 4, "{made:?}");
-
-    let projector_app = app(&config, &OrderSummaries::default()).await;
-    let saga_app = app(&config, &OrderSummaries::default()).await;
-    let aggregate_app = app(&config, &OrderSummaries::default()).await;
-    Deployment {
-        gateway: serve(
-            app(&config, &OrderSummaries::default()).await,
-            Role::Gateway,
-            g,
-        ),
-        aggregate: serve(aggregate_app.clone(), Role::Aggregate, a),
-        projectors: serve(projector_app.clone(), Role::ProjectorTrigger, p),
-        sagas: serve(saga_app.clone(), Role::SagaTrigger, s),
-        saga_app,
-        aggregate_app,
-        projector_app,
-        tooling,
-        activity,
-    }
-}
 
 /// Bigtable data requests an app's clients made so far.
 fn requests(app: &App) -> u64 {
     app.adapters().bigtable.as_ref().unwrap().request_count()
 }
 
-#[async_trait::async_trait]
-impl ShopHost for Deployment {
-    async fn send(&self, request: CommandRequest) -> Result<CommandResponse, Error> {
-        host_support::send_command(&self.gateway.url(), request).await
-    }
-
-    async fn settle(&self) -> Result<(), String> {
-        self.activity.settle().await
-    }
-
-    async fn events(&self, domain: &str, root: uuid::Uuid) -> Result<Vec<EventPage>, String> {
-        host_support::stored_events(&self.gateway.url(), domain, root).await
-    }
-
-    async fn summary(&self, order: uuid::Uuid) -> Result<Option<Summary>, String> {
-        let url = format!(
-            "{}/v1/read-models/order-summary/{order}",
-            self.projectors.url()
-        );
-        Ok(host_support::get_json(&url)
-            .await?
-            .map(|json| Summary::from_json(&json)))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_host_suite_runs_on_cloud_run_and_duplicates_have_no_effect() {
     let d = deploy().await;
+    assert_eq!(d.provisioned.topics.len(), 3, "{:?}", d.provisioned);
+    // order-summary on order + fulfillment, checkout on cart, fulfillment on order.
+    assert_eq!(d.provisioned.subscriptions.len(), 4, "{:?}", d.provisioned);
     for served in [&d.gateway, &d.aggregate, &d.projectors, &d.sagas] {
         assert_eq!(
             get(&format!("{}/health/ready", served.url())).await.0,

@@ -1,7 +1,10 @@
 //! Helpers shared by the tests: serving a role on a loopback port, an HTTP
-//! client, shop commands, and Pub/Sub push envelopes.
+//! client, shop commands, and Pub/Sub push envelopes; and ([`deployment`])
+//! the shop deployed on the emulators, the e2e test's and the demo's.
 
 #![allow(dead_code)]
+
+pub mod deployment;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -67,12 +67,7 @@ pub async fn suite_summary(
     Ok(functions
         .summary(order)
         .await?
-        .map(|s| angzarr_testkit::suites::host::Summary {
-            status: s.status().as_str_name().to_owned(),
-            total_cents: s.total_cents,
-            item_count: s.item_count,
-            tracking_number: s.tracking_number,
-        }))
+        .map(|s| angzarr_testkit::suites::host::Summary::from_proto(&s)))
 }
 
 impl Deployment {
