@@ -17,6 +17,7 @@
 //! in every binary, and a CPU probe at start (docs/benchmarks.md).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use angzarr_core::{Error, Result};
 use aws_smithy_http_client::proxy::ProxyConfig;
@@ -96,7 +97,7 @@ pub fn https_client(
         .with_trust_store(store)
         .build()
         .map_err(|e| Error::config(key.to_owned(), format!("TLS settings: {e}")))?;
-    Ok(client(context))
+    Ok(client(context, roots == TrustRoots::System))
 }
 
 /// The client of [`https_client`] with the system's roots and nothing
@@ -106,13 +107,30 @@ pub fn default_https_client() -> SharedHttpClient {
     static CLIENT: std::sync::OnceLock<SharedHttpClient> = std::sync::OnceLock::new();
     // `TlsContext::default()` trusts the system's roots; it holds settings
     // only, so nothing is read before the first connection.
-    CLIENT.get_or_init(|| client(TlsContext::default())).clone()
+    CLIENT
+        .get_or_init(|| client(TlsContext::default(), true))
+        .clone()
 }
 
 /// An HTTPS client built as `aws_smithy_runtime`'s default one builds its
 /// connectors, with rustls over ring and the TLS settings of `context`.
-fn client(context: TlsContext) -> SharedHttpClient {
+///
+/// Each SDK client, when it is made, asks its HTTP client for a connector
+/// with neither settings nor runtime components and drops it
+/// (`validate_base_client_config`): the SDK's way of reading the system's
+/// roots at start rather than at the first request. A TLS connector costs a
+/// rustls configuration, its root store parsed again, each time; so only
+/// the first of these asks, and only where the system's roots are trusted
+/// (`system_roots`), gets one: it loads them, once per process. The others
+/// get a plain connector, never used. The connectors that send requests are
+/// made (and kept) per connector settings on first use, as before.
+fn client(context: TlsContext, system_roots: bool) -> SharedHttpClient {
+    let roots_loaded = AtomicBool::new(!system_roots);
     Builder::new().build_with_connector_fn(move |settings, components| {
+        if settings.is_none() && components.is_none() && roots_loaded.swap(true, Ordering::Relaxed)
+        {
+            return ConnectorBuilder::default().build_http();
+        }
         let mut connector = ConnectorBuilder::default()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .tls_context(context.clone());
