@@ -58,9 +58,11 @@ impl Config {
     }
 
     /// The layered figment [`Config::load`] extracts from, for callers that
-    /// add layers of their own.
+    /// add layers of their own. The defaults are not in the tree: every
+    /// section's type supplies them when it is extracted (`#[serde(default)]`
+    /// here, [`section`] for the others).
     pub fn figment() -> Result<Figment> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut figment = Figment::new();
         if let Ok(path) = std::env::var(CONFIG_FILE_VAR) {
             figment = figment.merge(Yaml::file_exact(check_file(&path)?));
         }
@@ -72,9 +74,7 @@ impl Config {
 
     /// Loads from a YAML document layered over the defaults (no environment).
     pub fn from_yaml(yaml: &str) -> Result<Self> {
-        Self::from_figment(
-            Figment::from(Serialized::defaults(Config::default())).merge(Yaml::string(yaml)),
-        )
+        Self::from_figment(Figment::from(Yaml::string(yaml)))
     }
 
     /// Extracts a configuration, turning figment's errors into [`Error::Config`]
