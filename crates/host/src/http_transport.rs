@@ -2,6 +2,7 @@
 //! (the gateway contract) at an `http://` or `https://` endpoint.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use angzarr_core::error::wire;
@@ -29,12 +30,16 @@ const BACKEND: &str = "aggregate service";
 /// answers become the same [`Error`] again
 /// ([`angzarr_core::error::wire::error_from_http`]), so a conflict stays a
 /// conflict and retriable failures stay retriable. One HTTP client (HTTP/1.1,
-/// rustls with the webpki roots; http or https) is shared by every call.
+/// rustls with the webpki roots; http or https) is shared by every call. It
+/// is made with the first command sent over HTTP: a process whose endpoints
+/// are all `lambda:` or `grpc://` never builds its TLS configuration.
 #[derive(Clone)]
 pub struct HttpTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Arc<OnceLock<HttpClient>>,
     timeout: Duration,
 }
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 impl fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,18 +50,28 @@ impl fmt::Debug for HttpTransport {
 }
 
 impl HttpTransport {
-    /// A client with the webpki roots.
+    /// A transport whose client trusts the webpki roots.
     pub fn new() -> Result<Self> {
+        Ok(Self {
+            client: Arc::default(),
+            timeout: DEFAULT_COMMAND_TIMEOUT,
+        })
+    }
+
+    /// The shared client, made on first use.
+    fn client(&self) -> Result<&HttpClient> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| Error::config("discovery", format!("TLS set-up failed: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-            timeout: DEFAULT_COMMAND_TIMEOUT,
-        })
+        Ok(self
+            .client
+            .get_or_init(|| Client::builder(TokioExecutor::new()).build(connector)))
     }
 
     /// The deadline of one command (default [`DEFAULT_COMMAND_TIMEOUT`]).
@@ -76,7 +91,7 @@ impl HttpTransport {
             .map_err(|e| Error::invalid_argument(format!("request to {target}: {e}")))?;
         let call = async {
             let response = self
-                .client
+                .client()?
                 .request(request)
                 .await
                 .map_err(|e| Error::unavailable(BACKEND, format!("POST {target}: {e}")))?;
