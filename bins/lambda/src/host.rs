@@ -41,10 +41,13 @@ pub async fn router(app: &Application, adapters: &Adapters) -> Result<Arc<dyn Co
     Ok(Arc::new(router))
 }
 
-/// The gateway's HTTP API (settings from the `gateway` section; the hosted
-/// domains when it names none).
-pub async fn gateway(app: &Application, adapters: &Adapters) -> Result<axum::Router> {
-    let mut config = GatewayConfig::load()?;
+/// The gateway's HTTP API with the `gateway` section's settings (`config`;
+/// the hosted domains when it names none).
+pub async fn gateway(
+    app: &Application,
+    adapters: &Adapters,
+    mut config: GatewayConfig,
+) -> Result<axum::Router> {
     if config.domains.is_empty() {
         config.domains = app.aggregate_domains();
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use angzarr_core::config::Config;
 use angzarr_core::{Error, Result};
+use angzarr_gateway::GatewayConfig;
 use angzarr_host::{Application, BusinessConfig, Role};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -60,7 +61,7 @@ pub async fn run_with(build: impl FnOnce(&Adapters) -> Result<Application>) -> R
     let function = std::env::var(FUNCTION_NAME_VAR).ok();
     let role = resolve_role(Role::from_figment(&figment)?, function.as_deref())?;
     let (app, adapters) = prepare(role, &figment, build).await?;
-    serve(role, app, adapters).await
+    serve(role, app, adapters, &figment).await
 }
 
 /// The adapters and the application, with the configuration's `business`
@@ -116,19 +117,24 @@ fn all_refused() -> Error {
     )
 }
 
-/// Runs the Lambda Runtime API loop of `role` for `app`.
-pub async fn serve(role: Role, app: Application, adapters: &'static Adapters) -> RunResult {
+/// Runs the Lambda Runtime API loop of `role` for `app`; the role's own
+/// section (`gateway`) comes from `figment`.
+pub async fn serve(
+    role: Role,
+    app: Application,
+    adapters: &'static Adapters,
+    figment: &figment::Figment,
+) -> RunResult {
     match role {
-        Role::Gateway => serve_gateway(app, adapters).await,
+        Role::Gateway => {
+            let config = GatewayConfig::from_figment(figment)?;
+            lambda_http::run(host::gateway(&app, adapters, config).await?).await
+        }
         Role::Aggregate => serve_aggregate(app, adapters).await,
         Role::ProjectorTrigger => serve_triggers(app, adapters, false).await,
         Role::SagaTrigger => serve_triggers(app, adapters, true).await,
         Role::All => Err(all_refused().into()),
     }
-}
-
-async fn serve_gateway(app: Application, adapters: &'static Adapters) -> RunResult {
-    lambda_http::run(host::gateway(&app, adapters).await?).await
 }
 
 async fn serve_aggregate(app: Application, adapters: &'static Adapters) -> RunResult {
