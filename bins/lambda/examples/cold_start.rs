@@ -3,7 +3,10 @@
 //! clients configured (DynamoDB, SNS, Lambda; region and static credentials
 //! given, endpoints on loopback — nothing is contacted before the poll),
 //! beside a minimal `lambda_runtime` hello world; and each binary's size,
-//! raw and gzip-compressed (about what a zip of it takes).
+//! raw and gzip-compressed (about what a zip of it takes). Each start is
+//! measured twice: wall-clock, and CPU time summed over the process's threads
+//! (what a function's fraction of a vCPU pays for: below 1,769 MB a function
+//! has less than one, so its threads share it).
 //!
 //! Each process gets the environment Lambda gives a function (nothing
 //! inherited from this shell). The functions run twice: as configured by
@@ -17,8 +20,9 @@
 //! ```
 //! (`bins/lambda/benches/cold_start.sh` runs both.) Given several directories
 //! of binaries (say, a build before and after a change), it compares them
-//! side by side: their starts alternate, run by run, so a machine that slows
-//! down for a while slows each of them alike.
+//! side by side. Every function of every build starts once per round, so a
+//! machine that slows down for a while slows each of them alike, the hello
+//! world included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
@@ -76,9 +80,32 @@ fn env() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// What one start took: wall-clock time, and CPU time (every thread's, user
+/// and system), from process start to the first `next` poll.
+#[derive(Clone, Copy)]
+struct Start {
+    wall_us: u128,
+    cpu_us: u128,
+}
+
+/// The CPU time the threads of `pid` have run, from the scheduler's
+/// statistics (`/proc/PID/task/*/schedstat`, nanoseconds); 0 where the
+/// kernel keeps none.
+fn cpu_us(pid: u32) -> u128 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    let ns: u128 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u128>().ok())
+        .sum();
+    ns / 1000
+}
+
 /// One cold start of `binary` as the function `name` (the role it plays)
-/// with `extra` variables, in microseconds.
-fn cold_start(name: &str, binary: &Path, extra: &[(&str, &str)]) -> u128 {
+/// with `extra` variables.
+fn cold_start(name: &str, binary: &Path, extra: &[(&str, &str)]) -> Start {
     let (address, polled) = runtime_api();
     let started = Instant::now();
     let mut child = Command::new(binary)
@@ -92,10 +119,16 @@ fn cold_start(name: &str, binary: &Path, extra: &[(&str, &str)]) -> u128 {
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
     let at = polled.recv_timeout(Duration::from_secs(10));
+    // The function now waits for its event: what it has run so far is its
+    // start.
+    let cpu_us = cpu_us(child.id());
     let _ = child.kill();
     let _ = child.wait();
     let at = at.unwrap_or_else(|_| panic!("{} never polled `next`", binary.display()));
-    at.duration_since(started).as_micros()
+    Start {
+        wall_us: at.duration_since(started).as_micros(),
+        cpu_us,
+    }
 }
 
 fn gzip_size(binary: &Path) -> Option<u64> {
@@ -185,51 +218,99 @@ fn main() {
         println!("build {}: {}", n + 1, dir.display());
     }
     println!(
-        "| function | build | median ms | p90 ms | min ms | × hello world | median ms, trust_roots: system | binary MB | gzip MB |\n\
-         |---|---|---|---|---|---|---|---|---|"
+        "| function | build | median ms | p90 ms | min ms | × hello world | CPU ms | CPU × hello world | median ms, trust_roots: system | binary MB | gzip MB |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|"
     );
-    let mut hello_world: Vec<Option<u128>> = vec![None; dirs.len()];
-    for (name, function, file, env) in binaries {
-        let paths: Vec<PathBuf> = dirs.iter().map(|dir| dir.join(file)).collect();
-        let measure = |extra: &[(&str, &str)]| {
-            let extra: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
-            // One unmeasured start warms the page cache, as a provisioned host has it.
-            for binary in &paths {
-                let _ = cold_start(function, binary, &extra);
-            }
-            let mut times = vec![Vec::with_capacity(runs); paths.len()];
-            for _ in 0..runs {
-                for (binary, times) in paths.iter().zip(&mut times) {
-                    times.push(cold_start(function, binary, &extra));
-                }
-            }
-            for times in &mut times {
-                times.sort_unstable();
-            }
-            times
-        };
-        let times = measure(&[]);
-        let system_roots = measure(&[("ANGZARR_LAMBDA__TRUST_ROOTS", "system")]);
-        let ms = |us: u128| us as f64 / 1000.0;
-        let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-        for (n, binary) in paths.iter().enumerate() {
-            let (times, system_roots) = (&times[n], &system_roots[n]);
-            let median = times[times.len() / 2];
-            let hello = *hello_world[n].get_or_insert(median);
-            let size = std::fs::metadata(binary)
-                .map(|m| m.len())
-                .unwrap_or_default();
-            println!(
-                "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {} |",
-                n + 1,
-                ms(median),
-                ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
-                ms(times[0]),
-                median as f64 / hello as f64,
-                ms(system_roots[system_roots.len() / 2]),
-                mb(size),
-                gzip_size(binary).map_or("-".into(), |g| format!("{:.1}", mb(g))),
-            );
+    // Every function of every build, in one list; each round starts each of
+    // them once, in a shuffled order, so a machine that slows down for a
+    // while slows them alike (the hello world included), and no function
+    // always follows the same one (the exit of a Python child slows the
+    // next start).
+    let cases: Vec<Case> = binaries
+        .iter()
+        .flat_map(|(name, function, file, env)| {
+            dirs.iter().enumerate().map(move |(build, dir)| Case {
+                name,
+                function,
+                binary: dir.join(file),
+                build,
+                env,
+            })
+        })
+        .collect();
+    let measure = |extra: &[(&str, &str)]| {
+        let envs: Vec<Vec<(&str, &str)>> = cases
+            .iter()
+            .map(|case| case.env.iter().chain(extra).copied().collect())
+            .collect();
+        // One unmeasured start warms the page cache, as a provisioned host has it.
+        for (case, env) in cases.iter().zip(&envs) {
+            let _ = cold_start(case.function, &case.binary, env);
         }
+        let mut starts = vec![Vec::with_capacity(runs); cases.len()];
+        let mut order: Vec<usize> = (0..cases.len()).collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..runs {
+            shuffle(&mut order, &mut seed);
+            for &i in &order {
+                let case = &cases[i];
+                starts[i].push(cold_start(case.function, &case.binary, &envs[i]));
+            }
+        }
+        starts
+    };
+    let starts = measure(&[]);
+    let system_roots = measure(&[("ANGZARR_LAMBDA__TRUST_ROOTS", "system")]);
+    let ms = |us: u128| us as f64 / 1000.0;
+    let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let mut hello_world: Vec<Option<(u128, u128)>> = vec![None; dirs.len()];
+    for (i, case) in cases.iter().enumerate() {
+        let (name, binary, n) = (case.name, &case.binary, &case.build);
+        let wall = sorted(starts[i].iter().map(|s| s.wall_us));
+        let cpu = sorted(starts[i].iter().map(|s| s.cpu_us));
+        let system_roots = sorted(system_roots[i].iter().map(|s| s.wall_us));
+        let (median, cpu_median) = (wall[wall.len() / 2], cpu[cpu.len() / 2]);
+        let (hello, hello_cpu) = *hello_world[*n].get_or_insert((median, cpu_median));
+        let size = std::fs::metadata(binary)
+            .map(|m| m.len())
+            .unwrap_or_default();
+        println!(
+            "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2} | {:.1} | {} |",
+            n + 1,
+            ms(median),
+            ms(wall[(wall.len() * 9 / 10).min(wall.len() - 1)]),
+            ms(wall[0]),
+            median as f64 / hello as f64,
+            ms(cpu_median),
+            cpu_median as f64 / hello_cpu.max(1) as f64,
+            ms(system_roots[system_roots.len() / 2]),
+            mb(size),
+            gzip_size(binary).map_or("-".into(), |g| format!("{:.1}", mb(g))),
+        );
     }
+}
+
+/// One function of one build, as measured.
+struct Case<'a> {
+    name: &'a str,
+    function: &'a str,
+    binary: PathBuf,
+    build: usize,
+    env: &'a [(&'a str, &'a str)],
+}
+
+/// Fisher–Yates with xorshift64: a fixed seed, so runs are repeatable.
+fn shuffle(order: &mut [usize], seed: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        order.swap(i, (*seed % (i as u64 + 1)) as usize);
+    }
+}
+
+fn sorted(values: impl Iterator<Item = u128>) -> Vec<u128> {
+    let mut values: Vec<u128> = values.collect();
+    values.sort_unstable();
+    values
 }
