@@ -63,12 +63,14 @@ impl AggregateKey {
         Self::new(domain, root)
     }
 
-    /// Reads the key from a cover; the cover must carry a domain and a 16-byte root.
+    /// Reads the key from a cover; the cover must carry a domain and a 16-byte root,
+    /// and name the main timeline ([`check_edition`]).
     pub fn from_cover(cover: &Cover) -> Result<Self> {
         let root = cover
             .root
             .as_ref()
             .ok_or_else(|| Error::invalid_argument("cover has no root"))?;
+        check_edition(cover)?;
         Self::new(cover.domain.clone(), Uuid::try_from(root)?)
     }
 
@@ -96,6 +98,44 @@ impl fmt::Display for AggregateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}#{}", self.domain, self.root)
     }
+}
+
+/// The longest edition name, in bytes.
+pub const MAX_EDITION_NAME: usize = 64;
+
+/// Checks the edition a cover names. The main timeline (no edition, or an
+/// empty name) is served. A name that is blank after trimming, or longer than
+/// [`MAX_EDITION_NAME`] bytes, is invalid. Any other name is a named timeline,
+/// which this runtime does not serve yet: it is refused as unsupported
+/// (gRPC UNIMPLEMENTED, HTTP 501). Served as if it were the main timeline, its
+/// writes would land in the main history.
+pub fn check_edition(cover: &Cover) -> Result<()> {
+    let Some(edition) = cover.edition.as_ref() else {
+        return Ok(());
+    };
+    let name = edition.name.as_str();
+    if name.is_empty() {
+        return Ok(());
+    }
+    if name.trim().is_empty() {
+        return Err(Error::invalid_argument(
+            "edition name is blank; leave it empty for the main timeline",
+        ));
+    }
+    if name.len() > MAX_EDITION_NAME {
+        return Err(Error::invalid_argument(format!(
+            "edition name is {} bytes; the longest is {MAX_EDITION_NAME}",
+            name.len()
+        )));
+    }
+    Err(Error::Unsupported {
+        backend: "angzarr".into(),
+        operation: format!(
+            "edition `{name}`: named timelines are not served yet; \
+             send to the main timeline (no edition, or an empty name)"
+        )
+        .into(),
+    })
 }
 
 fn validate_domain(domain: &str) -> Result<()> {
@@ -126,6 +166,42 @@ mod tests {
     fn a_short_uuid_is_an_error() {
         let err = Uuid::try_from(&ProtoUuid { value: vec![1, 2] }).unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::InvalidArgument);
+    }
+
+    fn cover_with_edition(name: &str) -> Cover {
+        Cover {
+            edition: Some(crate::proto::Edition {
+                name: name.to_owned(),
+                divergences: Vec::new(),
+            }),
+            ..AggregateKey::new("order", Uuid::new_v4())
+                .unwrap()
+                .cover("c")
+        }
+    }
+
+    #[test]
+    fn the_main_timeline_is_served_and_a_named_edition_is_refused() {
+        assert!(AggregateKey::from_cover(&cover_with_edition("")).is_ok());
+        let mut no_edition = cover_with_edition("");
+        no_edition.edition = None;
+        assert!(AggregateKey::from_cover(&no_edition).is_ok());
+
+        let err = AggregateKey::from_cover(&cover_with_edition("v2")).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::Unsupported, "{err}");
+        assert!(err.to_string().contains("edition `v2`"), "{err}");
+    }
+
+    #[test]
+    fn a_blank_or_overlong_edition_name_is_invalid() {
+        for name in ["  ", "\t", &"e".repeat(MAX_EDITION_NAME + 1)] {
+            let err = AggregateKey::from_cover(&cover_with_edition(name)).unwrap_err();
+            assert_eq!(err.code(), crate::ErrorCode::InvalidArgument, "{err}");
+            assert!(err.to_string().contains("edition"), "{err}");
+        }
+        let longest = "e".repeat(MAX_EDITION_NAME);
+        let err = AggregateKey::from_cover(&cover_with_edition(&longest)).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::Unsupported, "{err}");
     }
 
     #[test]

@@ -153,6 +153,56 @@ async fn events_for_another_aggregate_are_rejected_and_nothing_is_appended() {
 }
 
 #[tokio::test]
+async fn a_command_or_query_on_a_named_edition_is_refused_and_main_is_untouched() {
+    let handler = Scripted::new(events(None, vec![page(1)]));
+    let (coordinator, store, key) = setup(handler.clone());
+    coordinator.handle(tick(&key)).await.unwrap();
+    let edition = Some(angzarr_core::proto::Edition {
+        name: "what-if".into(),
+        divergences: Vec::new(),
+    });
+    let mut on_edition = tick(&key);
+    if let Some(cover) = on_edition
+        .command
+        .as_mut()
+        .and_then(|command| command.cover.as_mut())
+    {
+        cover.edition = edition.clone();
+    }
+    let err = coordinator.handle(on_edition).await.unwrap_err();
+    assert_eq!(err.code(), angzarr_core::ErrorCode::Unsupported, "{err}");
+    assert!(err.to_string().contains("edition `what-if`"), "{err}");
+    assert_eq!(
+        tonic::Status::from(err).code(),
+        tonic::Code::Unimplemented,
+        "answered as UNIMPLEMENTED over gRPC"
+    );
+    assert_eq!(
+        handler.seen.lock().unwrap().len(),
+        1,
+        "the handler never ran"
+    );
+    assert_eq!(
+        store.load_all(&key).await.unwrap().len(),
+        1,
+        "main untouched"
+    );
+
+    let query = Query {
+        cover: Some(Cover {
+            edition,
+            ..key.cover("")
+        }),
+        selection: None,
+    };
+    let err = EventQueries::new(store.clone())
+        .get_event_book(query)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), angzarr_core::ErrorCode::Unsupported, "{err}");
+}
+
+#[tokio::test]
 async fn a_malformed_event_payload_is_rejected_and_nothing_is_appended() {
     let mut empty_type = page(1);
     empty_type.payload = Some(Payload::Event(prost_types::Any {
