@@ -7,8 +7,8 @@
 //! returns one, or every N events) → publish → answer. With
 //! `SYNC_MODE_SIMPLE` the synchronous projectors run before the answer.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use angzarr_core::proto::business_response::Result as Business;
 use angzarr_core::proto::command_page::Payload as CommandPayload;
@@ -42,6 +42,11 @@ pub struct AggregateCoordinator {
     sync_projectors: Vec<Arc<dyn Projector>>,
     projector_dispatch: Option<Arc<ProjectorDispatch>>,
     cache: Option<StateCache>,
+    /// Domains whose handler answered `Replay` as unsupported (gRPC
+    /// UNIMPLEMENTED, as a handler written with the published Python
+    /// `CommandRouter` does): their commands run without the state cache
+    /// and without runtime-made snapshots, and `Replay` is not asked again.
+    no_replay: RwLock<HashSet<String>>,
 }
 
 /// Builds an [`AggregateCoordinator`].
@@ -148,7 +153,41 @@ impl AggregateCoordinator {
                 sync_projectors: Vec::new(),
                 projector_dispatch: None,
                 cache: None,
+                no_replay: RwLock::default(),
             },
+        }
+    }
+
+    /// Whether `domain`'s handler folds state (`Replay`); `false` once it
+    /// answered that it does not.
+    fn replays(&self, domain: &str) -> bool {
+        self.no_replay
+            .read()
+            .map_or(true, |domains| !domains.contains(domain))
+    }
+
+    /// Notes a failed `Replay` of `key`'s handler. One answered as
+    /// unsupported is the stated fallback, logged once per domain: that
+    /// domain's commands load their history from the last snapshot the
+    /// handler returned (or from the start) each time. Any other failure is
+    /// logged as `what` failing.
+    fn replay_failed(&self, key: &AggregateKey, error: &Error, what: &str) {
+        if error.code() != angzarr_core::ErrorCode::Unsupported {
+            warn!(%key, %error, "{what} failed");
+            return;
+        }
+        let first = self
+            .no_replay
+            .write()
+            .is_ok_and(|mut domains| domains.insert(key.domain.clone()));
+        if first {
+            warn!(
+                domain = %key.domain,
+                %error,
+                "the handler does not implement Replay: commands on this domain run without the \
+                 state cache and without snapshots made by the runtime (each loads the history \
+                 from the handler's last snapshot); Replay is not asked again"
+            );
         }
     }
 
@@ -176,6 +215,7 @@ impl AggregateCoordinator {
             let base = self
                 .cache
                 .as_ref()
+                .filter(|_| self.replays(&key.domain))
                 .map(|_| (prior.snapshot.clone(), prior.pages.clone()));
             let next = prior.next_sequence;
             let snapshot_end = prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
@@ -332,7 +372,7 @@ impl AggregateCoordinator {
                 Some(state)
             }
             Err(error) => {
-                warn!(%key, %error, "folding the new state failed; not cached");
+                self.replay_failed(key, &error, "folding the new state (not cached)");
                 cache.forget(key);
                 None
             }
@@ -365,13 +405,19 @@ impl AggregateCoordinator {
                 ..snapshot
             }),
             (None, true, Some(state)) => Some(state),
-            (None, true, None) => match self.replay(key, handler, last).await {
-                Ok(snapshot) => Some(snapshot),
-                Err(error) => {
-                    warn!(%key, %error, "replay for a snapshot failed; continuing without");
-                    None
+            (None, true, None) if self.replays(&key.domain) => {
+                match self.replay(key, handler, last).await {
+                    Ok(snapshot) => Some(snapshot),
+                    Err(error) => {
+                        self.replay_failed(
+                            key,
+                            &error,
+                            "replay for a snapshot (continuing without)",
+                        );
+                        None
+                    }
                 }
-            },
+            }
             _ => None,
         };
         if let Some(snapshot) = snapshot {

@@ -91,12 +91,15 @@ fn totals(pages: &[EventPage]) -> Vec<u64> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_hot_aggregate_starts_from_the_cached_state() {
+/// Runs 25 commands on one counter through `handler`, with the state cache
+/// and a snapshot every 10 events; the store, the snapshots and the root.
+async fn twenty_five_commands(
+    handler: Arc<dyn angzarr_runtime::CommandHandler>,
+) -> (Arc<MemoryEventStore>, Arc<CountingSnapshots>, uuid::Uuid) {
     let store = Arc::new(MemoryEventStore::new());
     let snapshots = Arc::new(CountingSnapshots::default());
     let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
-        .handler("counter", Arc::new(counter()))
+        .handler("counter", handler)
         .snapshots(snapshots.clone())
         .snapshot_every(10)
         .cache_states(100)
@@ -105,6 +108,12 @@ async fn a_hot_aggregate_starts_from_the_cached_state() {
     for _ in 0..25 {
         coordinator.handle(add(root)).await.unwrap();
     }
+    (store, snapshots, root)
+}
+
+#[tokio::test]
+async fn a_hot_aggregate_starts_from_the_cached_state() {
+    let (store, snapshots, root) = twenty_five_commands(Arc::new(counter())).await;
     assert_eq!(
         snapshots.gets.load(Ordering::SeqCst),
         1,
@@ -179,4 +188,57 @@ async fn a_full_cache_still_answers_correctly() {
             vec![1, 2, 3, 4]
         );
     }
+}
+
+/// The counter, answering `Replay` as a handler written with the published
+/// Python `CommandRouter` does over gRPC: UNIMPLEMENTED.
+#[derive(Debug)]
+struct NoReplay {
+    inner: AggregateLogic<Counter>,
+    replays: AtomicUsize,
+}
+
+#[async_trait]
+impl angzarr_runtime::CommandHandler for NoReplay {
+    async fn handle(
+        &self,
+        command: angzarr_core::proto::ContextualCommand,
+    ) -> Result<angzarr_core::proto::BusinessResponse> {
+        angzarr_runtime::CommandHandler::handle(&self.inner, command).await
+    }
+    async fn replay(
+        &self,
+        _: angzarr_core::proto::ReplayRequest,
+    ) -> Result<angzarr_core::proto::ReplayResponse> {
+        self.replays.fetch_add(1, Ordering::SeqCst);
+        Err(angzarr_core::error::wire::error_from_status(
+            "counter",
+            tonic::Status::unimplemented("Method not found!"),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_handler_without_replay_is_asked_once_and_its_commands_still_run() {
+    let handler = Arc::new(NoReplay {
+        inner: counter(),
+        replays: AtomicUsize::new(0),
+    });
+    let (store, snapshots, root) = twenty_five_commands(handler.clone()).await;
+    assert_eq!(
+        handler.replays.load(Ordering::SeqCst),
+        1,
+        "Replay is asked once, not per command"
+    );
+    let key = AggregateKey::new("counter", root).unwrap();
+    let pages = store.load_all(&key).await.unwrap();
+    assert_eq!(
+        totals(&pages),
+        (1..=25).collect::<Vec<_>>(),
+        "every command saw the whole history"
+    );
+    assert!(
+        snapshots.inner.get(&key).await.unwrap().is_none(),
+        "the runtime made no snapshot it could not fold"
+    );
 }

@@ -362,7 +362,8 @@ impl From<Error> for tonic::Status {
 /// ABORTED, OUT_OF_RANGE and ALREADY_EXISTS are the handler refusing the
 /// command (a rejection), INVALID_ARGUMENT a malformed command, UNAVAILABLE,
 /// RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED a service that is down or slow
-/// (retriable); any other code is a backend error of `service`.
+/// (retriable), UNIMPLEMENTED a call the service does not offer
+/// ([`Error::Unsupported`]); any other code is a backend error of `service`.
 pub fn error_from_status(service: &str, status: tonic::Status) -> Error {
     let sent = status
         .metadata()
@@ -386,11 +387,10 @@ pub fn error_from_status(service: &str, status: tonic::Status) -> Error {
         Code::Unavailable | Code::ResourceExhausted => {
             Error::unavailable(service_name, format!("{service}: {message}"))
         }
-        Code::Unimplemented => Error::backend(
-            service_name,
-            format!("{service}: unimplemented: {message}"),
-            false,
-        ),
+        Code::Unimplemented => Error::Unsupported {
+            backend: service_name,
+            operation: format!("this call ({message})").into(),
+        },
         code => Error::backend(
             service_name,
             format!("{service}: {code:?}: {message}"),
@@ -414,6 +414,12 @@ mod tests {
         assert_eq!(slow.code(), ErrorCode::Timeout);
         let bad = error_from_status("cart", tonic::Status::invalid_argument("no such type"));
         assert_eq!(bad.code(), ErrorCode::InvalidArgument);
+        let missing = error_from_status("cart", tonic::Status::unimplemented("Method not found!"));
+        assert_eq!(missing.code(), ErrorCode::Unsupported);
+        assert!(
+            missing.to_string().contains("Method not found!"),
+            "{missing}"
+        );
         // A code no handler should send is an error, never a panic.
         let odd = error_from_status("cart", tonic::Status::new(Code::Unknown, "?"));
         assert_eq!(odd.code(), ErrorCode::Internal);
