@@ -102,6 +102,7 @@ pub async fn run(port: u16, shop: bool) -> anyhow::Result<()> {
         config.storage.kind
     );
     tonic::transport::Server::builder()
+        .layer(angzarr_runtime::grpc::server::NameUnserved)
         .add_service(CommandHandlerCoordinatorServiceServer::new(
             CoordinatorServer::new(settling),
         ))

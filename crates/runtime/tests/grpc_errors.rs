@@ -61,3 +61,54 @@ async fn every_error_crosses_the_grpc_router_unchanged() {
         assert_eq!(observed(&error), observed(&expected));
     }
 }
+
+/// A call the server does not have, by path, with any protobuf request.
+async fn call(url: &str, path: &'static str) -> tonic::Status {
+    let channel = tonic::transport::Endpoint::from_shared(url.replace("grpc://", "http://"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    grpc.unary::<_, CommandResponse, _>(
+        tonic::Request::new(CommandRequest::default()),
+        http::uri::PathAndQuery::from_static(path),
+        tonic_prost::ProstCodec::default(),
+    )
+    .await
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn an_rpc_the_server_does_not_have_is_unimplemented_and_named() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("grpc://{}", listener.local_addr().unwrap());
+    let failing = Arc::new(Failing(Mutex::new(Vec::new())));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(angzarr_runtime::grpc::server::NameUnserved)
+            .add_service(CommandHandlerCoordinatorServiceServer::new(
+                CoordinatorServer::new(failing),
+            ))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    for path in [
+        // A method of a service the server has (fact injection).
+        "/angzarr.CommandHandlerCoordinatorService/HandleEvent",
+        // A service it does not have.
+        "/angzarr.ProcessManagerCoordinatorService/HandleCommand",
+    ] {
+        let status = call(&url, path).await;
+        assert_eq!(
+            status.code(),
+            tonic::Code::Unimplemented,
+            "{path}: {status:?}"
+        );
+        assert_eq!(
+            status.message(),
+            format!("angzarr does not serve {path}"),
+            "{path}"
+        );
+    }
+}

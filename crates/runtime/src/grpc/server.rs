@@ -25,6 +25,70 @@ use crate::router::CommandRouter;
 
 type Answer<T> = Result<Response<T>, Status>;
 
+/// A layer for a gRPC server (`tonic::transport::Server::builder().layer(NameUnserved)`)
+/// that names the RPC in every UNIMPLEMENTED answer tonic gives on its own: a
+/// method or a service the server does not have answers `angzarr does not
+/// serve /package.Service/Method` instead of an empty message, so a client
+/// written against a larger contract learns which call is missing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NameUnserved;
+
+impl<S> tower::Layer<S> for NameUnserved {
+    type Service = NameUnservedService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        NameUnservedService { inner }
+    }
+}
+
+/// The service of [`NameUnserved`].
+#[derive(Clone, Debug)]
+pub struct NameUnservedService<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for NameUnservedService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<R>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            let headers = response.headers_mut();
+            let unimplemented = headers
+                .get("grpc-status")
+                .is_some_and(|status| status.as_bytes() == b"12");
+            if unimplemented && !headers.contains_key("grpc-message") {
+                // Printable ASCII other than `%` needs no percent-encoding in
+                // `grpc-message`; a path with anything else is left unnamed.
+                let printable = path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%');
+                if printable
+                    && let Ok(message) =
+                        http::HeaderValue::from_str(&format!("angzarr does not serve {path}"))
+                {
+                    headers.insert("grpc-message", message);
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
 fn answer<T>(result: angzarr_core::Result<T>) -> Answer<T> {
     result.map(Response::new).map_err(Status::from)
 }
