@@ -6,11 +6,18 @@ use std::sync::Arc;
 
 use angzarr_core::proto::query::Selection;
 use angzarr_core::proto::temporal_query::PointInTime;
-use angzarr_core::proto::{AggregateRoot, EventBook, Query};
+use angzarr_core::proto::{AggregateRoot, EventBook, EventPage, Query};
 use angzarr_core::store::page_sequence;
 use angzarr_core::{AggregateKey, Error, EventStore, LoadRange, Result};
 use futures::StreamExt;
 use futures::stream::BoxStream;
+
+/// Sequences of a set closer than this are read as one range.
+const SET_GAP: u32 = 32;
+/// The most ranges one sequence-set query loads.
+const SET_LOADS: usize = 64;
+/// Events per load of an as-of-time query.
+const TIME_CHUNK: u32 = 256;
 
 /// Answers event queries from a store.
 #[derive(Clone, Debug)]
@@ -26,9 +33,10 @@ impl EventQueries {
 
     /// The events a query selects, as one book with the aggregate's next
     /// sequence. Ranges are inclusive of both bounds (`upper` absent: to the
-    /// end); a sequence set returns just those sequences that exist;
-    /// `as_of_sequence` returns 0..=that sequence, `as_of_time` the events
-    /// created at or before that time.
+    /// end); a sequence set returns just those sequences that exist, loading
+    /// only the clusters it names; `as_of_sequence` returns 0..=that sequence,
+    /// `as_of_time` the events created at or before that time, loading the
+    /// history in chunks and stopping at the time.
     pub async fn get_event_book(&self, query: Query) -> Result<EventBook> {
         let cover = query
             .cover
@@ -52,19 +60,7 @@ impl EventQueries {
                         .await?
                 }
             }
-            Some(Selection::Sequences(set)) => {
-                let (Some(min), Some(max)) = (set.values.iter().min(), set.values.iter().max())
-                else {
-                    return self.book(key, cover, Vec::new()).await;
-                };
-                let wanted: std::collections::HashSet<u32> = set.values.iter().copied().collect();
-                self.store
-                    .load(&key, LoadRange::between(*min, max.saturating_add(1)))
-                    .await?
-                    .into_iter()
-                    .filter(|p| page_sequence(p).is_some_and(|s| wanted.contains(&s)))
-                    .collect()
-            }
+            Some(Selection::Sequences(set)) => self.load_set(&key, &set.values).await?,
             Some(Selection::Temporal(temporal)) => match temporal.point_in_time {
                 Some(PointInTime::AsOfSequence(sequence)) => {
                     self.store
@@ -72,17 +68,7 @@ impl EventQueries {
                         .await?
                 }
                 Some(PointInTime::AsOfTime(time)) => {
-                    let as_of = (time.seconds, time.nanos);
-                    self.store
-                        .load(&key, LoadRange::all())
-                        .await?
-                        .into_iter()
-                        .take_while(|p| {
-                            p.created_at
-                                .as_ref()
-                                .is_some_and(|t| (t.seconds, t.nanos) <= as_of)
-                        })
-                        .collect()
+                    self.load_as_of(&key, (time.seconds, time.nanos)).await?
                 }
                 None => {
                     return Err(Error::invalid_argument(
@@ -92,6 +78,73 @@ impl EventQueries {
             },
         };
         self.book(key, cover, pages).await
+    }
+
+    /// The events of `sequences` that exist, in order. Only what the set
+    /// names is loaded: one range per cluster of nearby sequences (gaps of
+    /// under [`SET_GAP`] are read through), or, past [`SET_LOADS`] clusters,
+    /// the one range from the lowest to the highest.
+    async fn load_set(&self, key: &AggregateKey, sequences: &[u32]) -> Result<Vec<EventPage>> {
+        let mut wanted: Vec<u32> = sequences.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for &sequence in &wanted {
+            match ranges.last_mut() {
+                Some((_, end)) if sequence - *end < SET_GAP => *end = sequence,
+                _ => ranges.push((sequence, sequence)),
+            }
+        }
+        if ranges.len() > SET_LOADS
+            && let (Some(first), Some(last)) = (ranges.first(), ranges.last())
+        {
+            ranges = vec![(first.0, last.1)];
+        }
+        let mut pages = Vec::new();
+        for (from, to) in ranges {
+            let loaded = self
+                .store
+                .load(key, LoadRange::between(from, to.saturating_add(1)))
+                .await?;
+            pages.extend(
+                loaded
+                    .into_iter()
+                    .filter(|p| page_sequence(p).is_some_and(|s| wanted.binary_search(&s).is_ok())),
+            );
+        }
+        Ok(pages)
+    }
+
+    /// The events created at or before `as_of` (seconds, nanos), read in
+    /// chunks of [`TIME_CHUNK`] from the start, stopping at the first event
+    /// after the time: the history after it is not loaded.
+    async fn load_as_of(&self, key: &AggregateKey, as_of: (i64, i32)) -> Result<Vec<EventPage>> {
+        let mut pages = Vec::new();
+        let mut from = 0u32;
+        loop {
+            let chunk = self
+                .store
+                .load(
+                    key,
+                    LoadRange::between(from, from.saturating_add(TIME_CHUNK)),
+                )
+                .await?;
+            let complete = chunk.len() == TIME_CHUNK as usize;
+            for page in chunk {
+                let at_or_before = page
+                    .created_at
+                    .as_ref()
+                    .is_some_and(|t| (t.seconds, t.nanos) <= as_of);
+                if !at_or_before {
+                    return Ok(pages);
+                }
+                pages.push(page);
+            }
+            if !complete {
+                return Ok(pages);
+            }
+            from = from.saturating_add(TIME_CHUNK);
+        }
     }
 
     async fn book(

@@ -367,3 +367,110 @@ async fn queries_select_by_range_set_and_point_in_time() {
     let roots: Vec<_> = queries.aggregate_roots(Some("clock")).collect().await;
     assert_eq!(roots.len(), 1);
 }
+
+/// Counts the events every `load` returns.
+#[derive(Debug, Default)]
+struct CountingLoads {
+    inner: MemoryEventStore,
+    loaded: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl EventStore for CountingLoads {
+    async fn append(
+        &self,
+        key: &AggregateKey,
+        expected: u32,
+        pages: Vec<EventPage>,
+    ) -> angzarr_core::Result<u32> {
+        self.inner.append(key, expected, pages).await
+    }
+    async fn load(
+        &self,
+        key: &AggregateKey,
+        range: angzarr_core::LoadRange,
+    ) -> angzarr_core::Result<Vec<EventPage>> {
+        let pages = self.inner.load(key, range).await?;
+        self.loaded
+            .fetch_add(pages.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok(pages)
+    }
+    async fn next_sequence(&self, key: &AggregateKey) -> angzarr_core::Result<u32> {
+        self.inner.next_sequence(key).await
+    }
+    fn aggregate_roots<'a>(
+        &'a self,
+        domain: Option<&'a str>,
+    ) -> futures::stream::BoxStream<'a, angzarr_core::Result<AggregateKey>> {
+        self.inner.aggregate_roots(domain)
+    }
+    fn limits(&self) -> angzarr_core::StoreLimits {
+        self.inner.limits()
+    }
+}
+
+#[tokio::test]
+async fn set_and_time_queries_load_only_what_they_select() {
+    let store = Arc::new(CountingLoads::default());
+    let key = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    for batch in 0..20 {
+        let pages: Vec<EventPage> = (0..100)
+            .map(|i| {
+                let mut p = page(1_000 + batch * 100 + i);
+                p.created_at = Some(Timestamp {
+                    seconds: 1_000 + batch * 100 + i,
+                    nanos: 0,
+                });
+                p
+            })
+            .collect();
+        store
+            .append(&key, (batch * 100) as u32, pages)
+            .await
+            .unwrap();
+    }
+    let queries = EventQueries::new(store.clone());
+    let loaded = |selection| {
+        let queries = queries.clone();
+        let store = store.clone();
+        let cover = key.cover("");
+        async move {
+            store.loaded.store(0, std::sync::atomic::Ordering::SeqCst);
+            let book = queries
+                .get_event_book(Query {
+                    cover: Some(cover),
+                    selection: Some(selection),
+                })
+                .await
+                .unwrap();
+            let sequences: Vec<u32> = book.pages.iter().filter_map(page_sequence).collect();
+            (
+                sequences,
+                store.loaded.load(std::sync::atomic::Ordering::SeqCst),
+            )
+        }
+    };
+
+    let (sequences, count) = loaded(Selection::Sequences(SequenceSet {
+        values: vec![1_999, 3, 1_000, 4, 5_000],
+    }))
+    .await;
+    assert_eq!(sequences, [3, 4, 1_000, 1_999]);
+    assert!(
+        count <= 5,
+        "a far-apart set loads what it names, not 3..=1999: {count}"
+    );
+
+    let (sequences, count) = loaded(Selection::Temporal(TemporalQuery {
+        point_in_time: Some(PointInTime::AsOfTime(Timestamp {
+            seconds: 1_010,
+            nanos: 0,
+        })),
+    }))
+    .await;
+    assert_eq!(sequences, (0..=10).collect::<Vec<_>>());
+    assert!(
+        count <= 256,
+        "as of a time stops at the time, not the 2,000 events: {count}"
+    );
+}
