@@ -249,9 +249,10 @@ fn main() {
         }
         let mut starts = vec![Vec::with_capacity(runs); cases.len()];
         let mut order: Vec<usize> = (0..cases.len()).collect();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        // A fixed seed, so runs are repeatable.
+        let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         for _ in 0..runs {
-            shuffle(&mut order, &mut seed);
+            rng.shuffle(&mut order);
             for &i in &order {
                 let case = &cases[i];
                 starts[i].push(cold_start(case.function, &case.binary, &envs[i]));
@@ -264,19 +265,27 @@ fn main() {
     let ms = |us: u128| us as f64 / 1000.0;
     let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     let mut hello_world: Vec<Option<(u128, u128)>> = vec![None; dirs.len()];
-    for (i, case) in cases.iter().enumerate() {
-        let (name, binary, n) = (case.name, &case.binary, &case.build);
+    for (
+        i,
+        Case {
+            name,
+            binary,
+            build,
+            ..
+        },
+    ) in cases.iter().enumerate()
+    {
         let wall = sorted(starts[i].iter().map(|s| s.wall_us));
         let cpu = sorted(starts[i].iter().map(|s| s.cpu_us));
         let system_roots = sorted(system_roots[i].iter().map(|s| s.wall_us));
         let (median, cpu_median) = (wall[wall.len() / 2], cpu[cpu.len() / 2]);
-        let (hello, hello_cpu) = *hello_world[*n].get_or_insert((median, cpu_median));
+        let (hello, hello_cpu) = *hello_world[*build].get_or_insert((median, cpu_median));
         let size = std::fs::metadata(binary)
             .map(|m| m.len())
             .unwrap_or_default();
         println!(
             "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2} | {:.1} | {} |",
-            n + 1,
+            build + 1,
             ms(median),
             ms(wall[(wall.len() * 9 / 10).min(wall.len() - 1)]),
             ms(wall[0]),
@@ -297,16 +306,6 @@ struct Case<'a> {
     binary: PathBuf,
     build: usize,
     env: &'a [(&'a str, &'a str)],
-}
-
-/// Fisher–Yates with xorshift64: a fixed seed, so runs are repeatable.
-fn shuffle(order: &mut [usize], seed: &mut u64) {
-    for i in (1..order.len()).rev() {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        order.swap(i, (*seed % (i as u64 + 1)) as usize);
-    }
 }
 
 fn sorted(values: impl Iterator<Item = u128>) -> Vec<u128> {

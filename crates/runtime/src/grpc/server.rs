@@ -74,10 +74,10 @@ where
                 .get("grpc-status")
                 .is_some_and(|status| status.as_bytes() == b"12");
             if unimplemented && !headers.contains_key("grpc-message") {
-                // Printable ASCII other than `%` needs no percent-encoding in
-                // `grpc-message`; a path with anything else is left unnamed.
-                let printable = path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%');
-                if printable
+                // Visible ASCII (what a header value takes) other than `%`
+                // needs no percent-encoding in `grpc-message`; a path with
+                // anything else is left unnamed.
+                if !path.contains('%')
                     && let Ok(message) =
                         http::HeaderValue::from_str(&format!("angzarr does not serve {path}"))
                 {
