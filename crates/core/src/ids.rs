@@ -5,7 +5,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::proto::{Cover, EventBook, Uuid as ProtoUuid};
+use crate::proto::{Cover, Edition, EventBook, Uuid as ProtoUuid};
 
 impl From<Uuid> for ProtoUuid {
     fn from(id: Uuid) -> Self {
@@ -26,52 +26,109 @@ impl TryFrom<&ProtoUuid> for Uuid {
     }
 }
 
-/// Names one aggregate: its domain and its root id.
+/// Names one aggregate on one timeline: its domain, its root id and its
+/// edition (the empty name is the main timeline).
 ///
-/// Rendered as `{domain}#{root}` ([`AggregateKey::storage_key`]), the partition
-/// key every store uses.
+/// Rendered as `{domain}#{root}` on the main timeline and
+/// `{domain}#{root}~{edition}` on an edition ([`AggregateKey::storage_key`]):
+/// the partition key every store, snapshot, cache and guard uses, so an
+/// edition's records never share a key with the main history's. Neither form
+/// is a prefix of the other's `{key}#...` rows, since edition names hold no `#`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AggregateKey {
     /// The aggregate's domain, e.g. `order`.
     pub domain: String,
     /// The aggregate's root id.
     pub root: Uuid,
+    /// The edition (a named timeline); empty for the main timeline.
+    /// Only [`AggregateKey::in_edition`] sets it, so it is always valid.
+    edition: String,
 }
 
 impl AggregateKey {
-    /// Builds a key, refusing an empty domain or one containing `#`
-    /// (the separator of [`AggregateKey::storage_key`]).
+    /// Builds a key on the main timeline, refusing an empty domain or one
+    /// containing `#` (the separator of [`AggregateKey::storage_key`]).
     pub fn new(domain: impl Into<String>, root: Uuid) -> Result<Self> {
         let domain = domain.into();
         validate_domain(&domain)?;
-        Ok(Self { domain, root })
+        Ok(Self {
+            domain,
+            root,
+            edition: String::new(),
+        })
     }
 
-    /// The key as stores write it: `{domain}#{root}` with the root hyphenated.
+    /// The same aggregate on the edition `name` ([`check_edition_name`]);
+    /// the empty name and [`MAIN_EDITION`] are the main timeline.
+    pub fn in_edition(mut self, name: &str) -> Result<Self> {
+        check_edition_name(name)?;
+        self.edition = if name == MAIN_EDITION {
+            String::new()
+        } else {
+            name.to_owned()
+        };
+        Ok(self)
+    }
+
+    /// The edition's name; empty on the main timeline.
+    pub fn edition(&self) -> &str {
+        &self.edition
+    }
+
+    /// Whether this key is on the main timeline.
+    pub fn is_main(&self) -> bool {
+        self.edition.is_empty()
+    }
+
+    /// The same aggregate on the main timeline.
+    pub fn main(&self) -> Self {
+        Self {
+            edition: String::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The key as stores write it: `{domain}#{root}` with the root
+    /// hyphenated, followed by `~{edition}` on an edition.
     pub fn storage_key(&self) -> String {
-        format!("{}#{}", self.domain, self.root)
+        self.to_string()
     }
 
     /// Parses a key written by [`AggregateKey::storage_key`].
     pub fn parse(key: &str) -> Result<Self> {
-        let (domain, root) = key.rsplit_once('#').ok_or_else(|| {
+        let (domain, rest) = key.split_once('#').ok_or_else(|| {
             Error::invalid_argument(format!("aggregate key `{key}` is not `domain#root`"))
         })?;
+        let (root, edition) = match rest.split_once('~') {
+            Some((root, edition)) => (root, Some(edition)),
+            None => (rest, None),
+        };
         let root = Uuid::parse_str(root).map_err(|e| {
             Error::invalid_argument(format!("aggregate key `{key}` has a bad root: {e}"))
         })?;
-        Self::new(domain, root)
+        let parsed = Self::new(domain, root)?;
+        match edition {
+            Some("") => Err(Error::invalid_argument(format!(
+                "aggregate key `{key}` names an empty edition"
+            ))),
+            Some(edition) => parsed.in_edition(edition),
+            None => Ok(parsed),
+        }
     }
 
-    /// Reads the key from a cover; the cover must carry a domain and a 16-byte root,
-    /// and name the main timeline ([`check_edition`]).
+    /// Reads the key from a cover; the cover must carry a domain and a
+    /// 16-byte root, and any edition it names must be valid
+    /// ([`check_edition_name`]).
     pub fn from_cover(cover: &Cover) -> Result<Self> {
         let root = cover
             .root
             .as_ref()
             .ok_or_else(|| Error::invalid_argument("cover has no root"))?;
-        check_edition(cover)?;
-        Self::new(cover.domain.clone(), Uuid::try_from(root)?)
+        let key = Self::new(cover.domain.clone(), Uuid::try_from(root)?)?;
+        match &cover.edition {
+            Some(edition) => key.in_edition(&edition.name),
+            None => Ok(key),
+        }
     }
 
     /// Reads the key from an event book; a book without a cover is an error.
@@ -83,37 +140,43 @@ impl AggregateKey {
         Self::from_cover(cover)
     }
 
-    /// A cover naming this aggregate, with the given correlation id.
+    /// A cover naming this aggregate (and its edition, when not the main
+    /// timeline), with the given correlation id.
     pub fn cover(&self, correlation_id: impl Into<String>) -> Cover {
         Cover {
             root: Some(self.root.into()),
             domain: self.domain.clone(),
             correlation_id: correlation_id.into(),
-            edition: None,
+            edition: (!self.is_main()).then(|| Edition {
+                name: self.edition.clone(),
+                divergences: Vec::new(),
+            }),
         }
     }
 }
 
 impl fmt::Display for AggregateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.domain, self.root)
+        write!(f, "{}#{}", self.domain, self.root)?;
+        if !self.is_main() {
+            write!(f, "~{}", self.edition)?;
+        }
+        Ok(())
     }
 }
 
 /// The longest edition name, in bytes.
 pub const MAX_EDITION_NAME: usize = 64;
 
-/// Checks the edition a cover names. The main timeline (no edition, or an
-/// empty name) is served. A name that is blank after trimming, or longer than
-/// [`MAX_EDITION_NAME`] bytes, is invalid. Any other name is a named timeline,
-/// which this runtime does not serve yet: it is refused as unsupported
-/// (gRPC UNIMPLEMENTED, HTTP 501). Served as if it were the main timeline, its
-/// writes would land in the main history.
-pub fn check_edition(cover: &Cover) -> Result<()> {
-    let Some(edition) = cover.edition.as_ref() else {
-        return Ok(());
-    };
-    let name = edition.name.as_str();
+/// The name the published client libraries give the main timeline
+/// (`DEFAULT_EDITION`): a cover naming it is on the main timeline, like one
+/// with no edition or an empty name.
+pub const MAIN_EDITION: &str = "angzarr";
+
+/// Checks an edition name. Empty is the main timeline. A name that is blank
+/// after trimming, longer than [`MAX_EDITION_NAME`] bytes, or holding `#`
+/// (the key separator) or a control character is invalid.
+pub fn check_edition_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Ok(());
     }
@@ -128,14 +191,45 @@ pub fn check_edition(cover: &Cover) -> Result<()> {
             name.len()
         )));
     }
-    Err(Error::Unsupported {
-        backend: "angzarr".into(),
-        operation: format!(
-            "edition `{name}`: named timelines are not served yet; \
-             send to the main timeline (no edition, or an empty name)"
-        )
-        .into(),
-    })
+    if name.chars().any(|c| c == '#' || c.is_control()) {
+        return Err(Error::invalid_argument(format!(
+            "edition name `{}` holds `#` or a control character",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+/// The divergence point `cover`'s edition names for its own domain, if any.
+/// A divergence for another domain is invalid: it cannot apply to this cover.
+pub fn divergence_for(cover: &Cover) -> Result<Option<u32>> {
+    let Some(edition) = &cover.edition else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for divergence in &edition.divergences {
+        if divergence.domain != cover.domain {
+            return Err(Error::invalid_argument(format!(
+                "edition `{}` names a divergence for domain `{}`, which this {} cover does not touch",
+                edition.name, divergence.domain, cover.domain
+            )));
+        }
+        if edition.name.is_empty() || edition.name == MAIN_EDITION {
+            return Err(Error::invalid_argument(
+                "the main timeline cannot diverge; name an edition",
+            ));
+        }
+        match found {
+            Some(other) if other != divergence.sequence => {
+                return Err(Error::invalid_argument(format!(
+                    "edition `{}` names two divergences for domain `{}`: {other} and {}",
+                    edition.name, cover.domain, divergence.sequence
+                )));
+            }
+            _ => found = Some(divergence.sequence),
+        }
+    }
+    Ok(found)
 }
 
 fn validate_domain(domain: &str) -> Result<()> {
@@ -170,7 +264,7 @@ mod tests {
 
     fn cover_with_edition(name: &str) -> Cover {
         Cover {
-            edition: Some(crate::proto::Edition {
+            edition: Some(Edition {
                 name: name.to_owned(),
                 divergences: Vec::new(),
             }),
@@ -181,27 +275,65 @@ mod tests {
     }
 
     #[test]
-    fn the_main_timeline_is_served_and_a_named_edition_is_refused() {
-        assert!(AggregateKey::from_cover(&cover_with_edition("")).is_ok());
-        let mut no_edition = cover_with_edition("");
-        no_edition.edition = None;
-        assert!(AggregateKey::from_cover(&no_edition).is_ok());
-
-        let err = AggregateKey::from_cover(&cover_with_edition("v2")).unwrap_err();
-        assert_eq!(err.code(), crate::ErrorCode::Unsupported, "{err}");
-        assert!(err.to_string().contains("edition `v2`"), "{err}");
+    fn an_edition_is_part_of_the_key_and_the_library_default_is_main() {
+        let main = AggregateKey::from_cover(&cover_with_edition("")).unwrap();
+        assert!(main.is_main());
+        let mut library_main = cover_with_edition(MAIN_EDITION);
+        library_main.root = Some(main.root.into());
+        assert_eq!(AggregateKey::from_cover(&library_main).unwrap(), main);
+        let mut cover = cover_with_edition("v2");
+        cover.root = Some(main.root.into());
+        let edition = AggregateKey::from_cover(&cover).unwrap();
+        assert_eq!(edition.edition(), "v2");
+        assert_ne!(edition, main);
+        assert_ne!(edition.storage_key(), main.storage_key());
+        assert_eq!(edition.main(), main);
+        assert!(edition.storage_key().ends_with("~v2"), "{edition}");
+        assert!(!edition.storage_key().starts_with(&format!("{main}#")));
+        assert_eq!(
+            AggregateKey::from_cover(&edition.cover("c")).unwrap(),
+            edition
+        );
+        assert_eq!(
+            AggregateKey::parse(&edition.storage_key()).unwrap(),
+            edition
+        );
     }
 
     #[test]
-    fn a_blank_or_overlong_edition_name_is_invalid() {
-        for name in ["  ", "\t", &"e".repeat(MAX_EDITION_NAME + 1)] {
+    fn a_bad_edition_name_is_invalid() {
+        for name in ["  ", "\t", "a#b", "a\nb", &"e".repeat(MAX_EDITION_NAME + 1)] {
             let err = AggregateKey::from_cover(&cover_with_edition(name)).unwrap_err();
             assert_eq!(err.code(), crate::ErrorCode::InvalidArgument, "{err}");
             assert!(err.to_string().contains("edition"), "{err}");
         }
         let longest = "e".repeat(MAX_EDITION_NAME);
-        let err = AggregateKey::from_cover(&cover_with_edition(&longest)).unwrap_err();
-        assert_eq!(err.code(), crate::ErrorCode::Unsupported, "{err}");
+        assert!(AggregateKey::from_cover(&cover_with_edition(&longest)).is_ok());
+        assert!(AggregateKey::parse("order#00000000-0000-0000-0000-000000000000~").is_err());
+    }
+
+    #[test]
+    fn a_divergence_must_be_for_the_covers_domain() {
+        let mut cover = cover_with_edition("v2");
+        let divergence = |domain: &str, sequence| crate::proto::DomainDivergence {
+            domain: domain.to_owned(),
+            sequence,
+        };
+        assert_eq!(divergence_for(&cover).unwrap(), None);
+        if let Some(edition) = cover.edition.as_mut() {
+            edition.divergences = vec![divergence("order", 3)];
+        }
+        assert_eq!(divergence_for(&cover).unwrap(), Some(3));
+        for bad in [
+            vec![divergence("cart", 3)],
+            vec![divergence("order", 3), divergence("order", 4)],
+        ] {
+            if let Some(edition) = cover.edition.as_mut() {
+                edition.divergences = bad;
+            }
+            let err = divergence_for(&cover).unwrap_err();
+            assert_eq!(err.code(), crate::ErrorCode::InvalidArgument, "{err}");
+        }
     }
 
     #[test]

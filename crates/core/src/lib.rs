@@ -12,6 +12,7 @@
 //! * one error type, [`Error`], that knows whether it is retriable and how it
 //!   maps to gRPC and HTTP;
 //! * the configuration model, [`config::Config`], loaded with figment;
+//! * [`timeline`]: editions (named timelines) over any [`EventStore`];
 //! * [`memory`]: in-process implementations of every trait, the embedded default.
 //!
 //! No cloud SDK is linked here; each cloud service lives in its own adapter crate.
@@ -28,6 +29,7 @@ pub mod payload;
 pub mod proto;
 pub mod rate;
 pub mod store;
+pub mod timeline;
 
 pub use bus::{Delivery, EventBus, MessageAttributes, Subscription};
 pub use discovery::ServiceDiscovery;
@@ -37,3 +39,4 @@ pub use ids::AggregateKey;
 pub use payload::PayloadStore;
 pub use rate::{RateDecision, RateLimiter};
 pub use store::{EventStore, EventStoreExt, LoadRange, SnapshotStore, StoreLimits};
+pub use timeline::Timelines;

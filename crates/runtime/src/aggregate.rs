@@ -10,16 +10,19 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use angzarr_core::ids::divergence_for;
 use angzarr_core::proto::business_response::Result as Business;
 use angzarr_core::proto::command_page::Payload as CommandPayload;
 use angzarr_core::proto::event_page::Payload as EventPayload;
 use angzarr_core::proto::page_header::SequenceType;
 use angzarr_core::proto::{
-    CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand, Cover, EventBook,
+    CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand, EventBook,
     EventPage, MergeStrategy, Projection, ReplayRequest, Snapshot, SyncMode, UpcastRequest,
 };
 use angzarr_core::store::{page_sequence, prepare_append};
-use angzarr_core::{AggregateKey, Error, EventBus, EventStore, LoadRange, Result, SnapshotStore};
+use angzarr_core::{
+    AggregateKey, Error, EventBus, EventStore, LoadRange, Result, SnapshotStore, Timelines,
+};
 use async_trait::async_trait;
 use tracing::warn;
 
@@ -34,7 +37,7 @@ use crate::state_cache::StateCache;
 pub struct AggregateCoordinator {
     handlers: HashMap<String, Arc<dyn CommandHandler>>,
     upcaster: Option<Arc<dyn Upcaster>>,
-    store: Arc<dyn EventStore>,
+    store: Timelines,
     snapshots: Option<Arc<dyn SnapshotStore>>,
     bus: Arc<dyn EventBus>,
     retry: RetryPolicy,
@@ -136,7 +139,8 @@ enum Decision {
 }
 
 impl AggregateCoordinator {
-    /// A coordinator over `store` publishing on `bus`; add handlers with the builder.
+    /// A coordinator over `store` (with editions: [`Timelines`]) publishing
+    /// on `bus`; add handlers with the builder.
     pub fn builder(
         store: Arc<dyn EventStore>,
         bus: Arc<dyn EventBus>,
@@ -145,7 +149,7 @@ impl AggregateCoordinator {
             inner: AggregateCoordinator {
                 handlers: HashMap::new(),
                 upcaster: None,
-                store,
+                store: Timelines::new(store),
                 snapshots: None,
                 bus,
                 retry: RetryPolicy::default(),
@@ -201,7 +205,7 @@ impl AggregateCoordinator {
         let command = request
             .command
             .ok_or_else(|| Error::invalid_argument("command request carries no command"))?;
-        let (key, strategy, expected) = validate_command(&command)?;
+        let (key, strategy, expected, divergence) = validate_command(&command)?;
         let handler = self.handlers.get(&key.domain).ok_or_else(|| {
             Error::invalid_argument(format!("no aggregate handles domain `{}`", key.domain))
         })?;
@@ -209,7 +213,7 @@ impl AggregateCoordinator {
         let mut ignore_snapshot = false;
         let mut attempt = 0;
         let (book, snapshot_from_handler, prior_next, state) = loop {
-            let prior = self.load_prior(&key, ignore_snapshot).await?;
+            let prior = self.load_prior(&key, ignore_snapshot, divergence).await?;
             // What the new state is folded from, when states are cached (in
             // steady state: the cached state and no pages).
             let base = self
@@ -242,7 +246,11 @@ impl AggregateCoordinator {
                 }
             };
             let stamped = prepare_append(&key, next, pages, self.store.limits())?;
-            match self.store.append(&key, next, stamped.clone()).await {
+            match self
+                .store
+                .append_at(&key, next, stamped.clone(), divergence)
+                .await
+            {
                 Ok(new_next) => {
                     let state = match base {
                         Some((snapshot, mut pages)) => {
@@ -298,7 +306,12 @@ impl AggregateCoordinator {
     }
 
     /// The snapshot and the events after it, upcast, as the handler sees them.
-    async fn load_prior(&self, key: &AggregateKey, ignore_snapshot: bool) -> Result<EventBook> {
+    async fn load_prior(
+        &self,
+        key: &AggregateKey,
+        ignore_snapshot: bool,
+        divergence: Option<u32>,
+    ) -> Result<EventBook> {
         let cached = match (&self.cache, ignore_snapshot) {
             (Some(cache), false) => cache.get(key),
             _ => None,
@@ -311,7 +324,10 @@ impl AggregateCoordinator {
         let from = snapshot
             .as_ref()
             .map_or(0, |s| s.sequence.saturating_add(1));
-        let mut pages = self.store.load(key, LoadRange::from(from)).await?;
+        let mut pages = self
+            .store
+            .load_at(key, LoadRange::from(from), divergence)
+            .await?;
         let next_sequence = pages
             .last()
             .and_then(page_sequence)
@@ -510,9 +526,11 @@ impl CommandRouter for AggregateCoordinator {
     }
 }
 
-/// Checks a command's cover and pages; returns its aggregate, merge strategy
-/// and expected sequence.
-fn validate_command(command: &CommandBook) -> Result<(AggregateKey, MergeStrategy, Option<u32>)> {
+/// Checks a command's cover and pages; returns its aggregate, merge
+/// strategy, expected sequence and the divergence point its edition names.
+fn validate_command(
+    command: &CommandBook,
+) -> Result<(AggregateKey, MergeStrategy, Option<u32>, Option<u32>)> {
     let cover = command
         .cover
         .as_ref()
@@ -524,6 +542,7 @@ fn validate_command(command: &CommandBook) -> Result<(AggregateKey, MergeStrateg
         return Err(Error::invalid_argument("command cover has no root"));
     }
     let key = AggregateKey::from_cover(cover)?;
+    let divergence = divergence_for(cover)?;
     let first = command
         .pages
         .first()
@@ -547,7 +566,7 @@ fn validate_command(command: &CommandBook) -> Result<(AggregateKey, MergeStrateg
         MergeStrategy::MergeManual => MergeStrategy::MergeStrict,
         other => other,
     };
-    Ok((key, strategy, expected_sequence(first)))
+    Ok((key, strategy, expected_sequence(first), divergence))
 }
 
 fn expected_sequence(page: &CommandPage) -> Option<u32> {
@@ -608,14 +627,13 @@ fn published_book(
     pages: Vec<EventPage>,
     next: u32,
 ) -> EventBook {
-    let source = command.cover.as_ref();
+    let correlation_id = command
+        .cover
+        .as_ref()
+        .map(|c| c.correlation_id.clone())
+        .unwrap_or_default();
     EventBook {
-        cover: Some(Cover {
-            root: Some(key.root.into()),
-            domain: key.domain.clone(),
-            correlation_id: source.map(|c| c.correlation_id.clone()).unwrap_or_default(),
-            edition: source.and_then(|c| c.edition.clone()),
-        }),
+        cover: Some(key.cover(correlation_id)),
         snapshot: None,
         pages,
         next_sequence: next,

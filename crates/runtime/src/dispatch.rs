@@ -178,6 +178,8 @@ impl SagaDispatch {
             .as_ref()
             .map(|c| c.correlation_id.clone())
             .unwrap_or_default();
+        // A saga's commands stay on the source's timeline.
+        let edition = book.cover.as_ref().and_then(|c| c.edition.clone());
         let response = saga
             .handle(SagaHandleRequest {
                 source: Some(book.clone()),
@@ -195,6 +197,9 @@ impl SagaDispatch {
         for (index, mut command) in response.commands.into_iter().enumerate() {
             if let Some(cover) = command.cover.as_mut() {
                 cover.correlation_id.clone_from(&correlation_id);
+                if edition.is_some() {
+                    cover.edition.clone_from(&edition);
+                }
             }
             let request = CommandRequest {
                 command: Some(command.clone()),

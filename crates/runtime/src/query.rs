@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
+use angzarr_core::ids::divergence_for;
 use angzarr_core::proto::query::Selection;
 use angzarr_core::proto::temporal_query::PointInTime;
 use angzarr_core::proto::{AggregateRoot, EventBook, EventPage, Query};
 use angzarr_core::store::page_sequence;
-use angzarr_core::{AggregateKey, Error, EventStore, LoadRange, Result};
+use angzarr_core::{AggregateKey, Error, EventStore, LoadRange, Result, Timelines};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
@@ -22,13 +23,15 @@ const TIME_CHUNK: u32 = 256;
 /// Answers event queries from a store.
 #[derive(Clone, Debug)]
 pub struct EventQueries {
-    store: Arc<dyn EventStore>,
+    store: Timelines,
 }
 
 impl EventQueries {
-    /// Queries over `store`.
+    /// Queries over `store`, with editions ([`Timelines`]).
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+        Self {
+            store: Timelines::new(store),
+        }
     }
 
     /// The events a query selects, as one book with the aggregate's next
@@ -42,33 +45,36 @@ impl EventQueries {
             .cover
             .ok_or_else(|| Error::invalid_argument("query has no cover"))?;
         let key = AggregateKey::from_cover(&cover)?;
+        let at = divergence_for(&cover)?;
         let pages = match query.selection {
-            None => self.store.load(&key, LoadRange::all()).await?,
+            None => self.store.load_at(&key, LoadRange::all(), at).await?,
             Some(Selection::Range(range)) => {
                 let to = range.upper.map(|upper| upper.saturating_add(1));
                 if to.is_some_and(|to| to <= range.lower) {
                     Vec::new()
                 } else {
                     self.store
-                        .load(
+                        .load_at(
                             &key,
                             LoadRange {
                                 from: range.lower,
                                 to,
                             },
+                            at,
                         )
                         .await?
                 }
             }
-            Some(Selection::Sequences(set)) => self.load_set(&key, &set.values).await?,
+            Some(Selection::Sequences(set)) => self.load_set(&key, &set.values, at).await?,
             Some(Selection::Temporal(temporal)) => match temporal.point_in_time {
                 Some(PointInTime::AsOfSequence(sequence)) => {
                     self.store
-                        .load(&key, LoadRange::between(0, sequence.saturating_add(1)))
+                        .load_at(&key, LoadRange::between(0, sequence.saturating_add(1)), at)
                         .await?
                 }
                 Some(PointInTime::AsOfTime(time)) => {
-                    self.load_as_of(&key, (time.seconds, time.nanos)).await?
+                    self.load_as_of(&key, (time.seconds, time.nanos), at)
+                        .await?
                 }
                 None => {
                     return Err(Error::invalid_argument(
@@ -77,14 +83,24 @@ impl EventQueries {
                 }
             },
         };
-        self.book(key, cover, pages).await
+        Ok(EventBook {
+            next_sequence: self.store.next_sequence_at(&key, at).await?,
+            cover: Some(cover),
+            snapshot: None,
+            pages,
+        })
     }
 
     /// The events of `sequences` that exist, in order. Only what the set
     /// names is loaded: one range per cluster of nearby sequences (gaps of
     /// under [`SET_GAP`] are read through), or, past [`SET_LOADS`] clusters,
     /// the one range from the lowest to the highest.
-    async fn load_set(&self, key: &AggregateKey, sequences: &[u32]) -> Result<Vec<EventPage>> {
+    async fn load_set(
+        &self,
+        key: &AggregateKey,
+        sequences: &[u32],
+        at: Option<u32>,
+    ) -> Result<Vec<EventPage>> {
         let mut wanted: Vec<u32> = sequences.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
@@ -104,7 +120,7 @@ impl EventQueries {
         for (from, to) in ranges {
             let loaded = self
                 .store
-                .load(key, LoadRange::between(from, to.saturating_add(1)))
+                .load_at(key, LoadRange::between(from, to.saturating_add(1)), at)
                 .await?;
             pages.extend(
                 loaded
@@ -118,15 +134,21 @@ impl EventQueries {
     /// The events created at or before `as_of` (seconds, nanos), read in
     /// chunks of [`TIME_CHUNK`] from the start, stopping at the first event
     /// after the time: the history after it is not loaded.
-    async fn load_as_of(&self, key: &AggregateKey, as_of: (i64, i32)) -> Result<Vec<EventPage>> {
+    async fn load_as_of(
+        &self,
+        key: &AggregateKey,
+        as_of: (i64, i32),
+        at: Option<u32>,
+    ) -> Result<Vec<EventPage>> {
         let mut pages = Vec::new();
         let mut from = 0u32;
         loop {
             let chunk = self
                 .store
-                .load(
+                .load_at(
                     key,
                     LoadRange::between(from, from.saturating_add(TIME_CHUNK)),
+                    at,
                 )
                 .await?;
             let complete = chunk.len() == TIME_CHUNK as usize;
@@ -145,20 +167,6 @@ impl EventQueries {
             }
             from = from.saturating_add(TIME_CHUNK);
         }
-    }
-
-    async fn book(
-        &self,
-        key: AggregateKey,
-        cover: angzarr_core::proto::Cover,
-        pages: Vec<angzarr_core::proto::EventPage>,
-    ) -> Result<EventBook> {
-        Ok(EventBook {
-            cover: Some(cover),
-            snapshot: None,
-            pages,
-            next_sequence: self.store.next_sequence(&key).await?,
-        })
     }
 
     /// Every aggregate with events, optionally of one domain.

@@ -10,9 +10,9 @@ use angzarr_core::proto::event_page::Payload;
 use angzarr_core::proto::query::Selection;
 use angzarr_core::proto::temporal_query::PointInTime;
 use angzarr_core::proto::{
-    BusinessResponse, CommandRequest, ContextualCommand, Cover, EventBook, EventPage, Query,
-    ReplayRequest, ReplayResponse, RevocationResponse, SequenceRange, SequenceSet, TemporalQuery,
-    UpcastRequest, UpcastResponse,
+    BusinessResponse, CommandRequest, ContextualCommand, Cover, DomainDivergence, Edition,
+    EventBook, EventPage, Query, ReplayRequest, ReplayResponse, RevocationResponse, SequenceRange,
+    SequenceSet, TemporalQuery, UpcastRequest, UpcastResponse,
 };
 use angzarr_core::store::page_sequence;
 use angzarr_core::{AggregateKey, Error, EventStore, EventStoreExt, any};
@@ -152,54 +152,160 @@ async fn events_for_another_aggregate_are_rejected_and_nothing_is_appended() {
     assert!(store.load_all(&key).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_command_or_query_on_a_named_edition_is_refused_and_main_is_untouched() {
-    let handler = Scripted::new(events(None, vec![page(1)]));
-    let (coordinator, store, key) = setup(handler.clone());
-    coordinator.handle(tick(&key)).await.unwrap();
-    let edition = Some(angzarr_core::proto::Edition {
-        name: "what-if".into(),
-        divergences: Vec::new(),
-    });
-    let mut on_edition = tick(&key);
-    if let Some(cover) = on_edition
+fn in_edition(mut request: CommandRequest, edition: &Edition) -> CommandRequest {
+    if let Some(cover) = request
         .command
         .as_mut()
         .and_then(|command| command.cover.as_mut())
     {
-        cover.edition = edition.clone();
+        cover.edition = Some(edition.clone());
     }
-    let err = coordinator.handle(on_edition).await.unwrap_err();
-    assert_eq!(err.code(), angzarr_core::ErrorCode::Unsupported, "{err}");
-    assert!(err.to_string().contains("edition `what-if`"), "{err}");
+    request
+}
+
+fn edition_query(key: &AggregateKey, edition: &Edition) -> Query {
+    Query {
+        cover: Some(Cover {
+            edition: Some(edition.clone()),
+            ..key.cover("")
+        }),
+        selection: None,
+    }
+}
+
+#[tokio::test]
+async fn commands_and_queries_on_an_edition_branch_off_main_and_leave_it_untouched() {
+    let handler = Scripted::new(events(None, vec![page(1)]));
+    let (coordinator, store, key) = setup(handler.clone());
+    for _ in 0..3 {
+        coordinator.handle(tick(&key)).await.unwrap();
+    }
+    let what_if = Edition {
+        name: "what-if".into(),
+        divergences: Vec::new(),
+    };
+
+    let response = coordinator
+        .handle(in_edition(tick(&key), &what_if))
+        .await
+        .unwrap();
+    let book = response.events.unwrap();
+    assert_eq!(book.next_sequence, 4);
+    let answered = AggregateKey::from_book(&book).unwrap();
     assert_eq!(
-        tonic::Status::from(err).code(),
-        tonic::Code::Unimplemented,
-        "answered as UNIMPLEMENTED over gRPC"
+        answered.edition(),
+        "what-if",
+        "the answer names the edition"
     );
     assert_eq!(
+        handler.seen.lock().unwrap().last().unwrap().pages.len(),
+        3,
+        "the handler saw the main history up to the divergence"
+    );
+    assert_eq!(
+        store.load_all(&key).await.unwrap().len(),
+        3,
+        "main untouched"
+    );
+    coordinator.handle(tick(&key)).await.unwrap();
+
+    let queries = EventQueries::new(store.clone());
+    let branch = queries
+        .get_event_book(edition_query(&key, &what_if))
+        .await
+        .unwrap();
+    assert_eq!(branch.pages.len(), 4);
+    assert_eq!(branch.next_sequence, 4);
+    let main = queries.get_event_book(Query {
+        cover: Some(key.cover("")),
+        selection: None,
+    });
+    assert_eq!(main.await.unwrap().next_sequence, 4);
+
+    // The published libraries name the main timeline `angzarr`.
+    let library_main = Edition {
+        name: angzarr_core::ids::MAIN_EDITION.into(),
+        divergences: Vec::new(),
+    };
+    coordinator
+        .handle(in_edition(tick(&key), &library_main))
+        .await
+        .unwrap();
+    assert_eq!(store.load_all(&key).await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn an_edition_diverges_where_the_command_says_and_bad_divergences_are_refused() {
+    let handler = Scripted::new(events(None, vec![page(1)]));
+    let (coordinator, store, key) = setup(handler.clone());
+    for _ in 0..4 {
+        coordinator.handle(tick(&key)).await.unwrap();
+    }
+    let divergence = |domain: &str, sequence| DomainDivergence {
+        domain: domain.into(),
+        sequence,
+    };
+    let early = Edition {
+        name: "early".into(),
+        divergences: vec![divergence("clock", 1)],
+    };
+    let book = coordinator
+        .handle(in_edition(tick(&key), &early))
+        .await
+        .unwrap()
+        .events
+        .unwrap();
+    assert_eq!(book.next_sequence, 2, "diverged after the first event");
+    assert_eq!(handler.seen.lock().unwrap().last().unwrap().pages.len(), 1);
+    let seen = handler.seen.lock().unwrap().len();
+
+    for bad in [
+        Edition {
+            name: "early".into(),
+            divergences: vec![divergence("calendar", 1)],
+        },
+        Edition {
+            name: "late".into(),
+            divergences: vec![divergence("clock", 9)],
+        },
+        Edition {
+            name: "early".into(),
+            divergences: vec![divergence("clock", 3)],
+        },
+        Edition {
+            name: " ".into(),
+            divergences: Vec::new(),
+        },
+    ] {
+        let err = coordinator
+            .handle(in_edition(tick(&key), &bad))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            angzarr_core::ErrorCode::InvalidArgument,
+            "{err}"
+        );
+        assert_eq!(
+            tonic::Status::from(err).code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+    assert_eq!(
         handler.seen.lock().unwrap().len(),
-        1,
+        seen,
         "the handler never ran"
     );
     assert_eq!(
         store.load_all(&key).await.unwrap().len(),
-        1,
+        4,
         "main untouched"
     );
-
-    let query = Query {
-        cover: Some(Cover {
-            edition,
-            ..key.cover("")
-        }),
-        selection: None,
-    };
-    let err = EventQueries::new(store.clone())
-        .get_event_book(query)
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), angzarr_core::ErrorCode::Unsupported, "{err}");
+    let late = key.clone().in_edition("late").unwrap();
+    assert!(
+        store.load_all(&late).await.unwrap().is_empty(),
+        "nothing written"
+    );
 }
 
 #[tokio::test]

@@ -34,7 +34,9 @@ impl Keys {
         format!("{}:domains", self.prefix)
     }
 
-    /// `{prefix}:roots:{<domain>}`: the set of root ids (hyphenated) of a domain.
+    /// `{prefix}:roots:{<domain>}`: the aggregates of a domain, each as its
+    /// storage key after `{domain}#`: the root id (hyphenated), followed by
+    /// `~{edition}` on an edition.
     pub(crate) fn roots(&self, domain: &str) -> String {
         format!("{}:roots:{{{domain}}}", self.prefix)
     }

@@ -38,7 +38,10 @@ impl RedisEventStore {
     async fn index(&self, key: &AggregateKey) -> Result<()> {
         let keys = &self.shared.keys;
         let (domains, roots) = (keys.domains(), keys.roots(&key.domain));
-        let (domain, root) = (key.domain.clone(), key.root.to_string());
+        // The member is the key after `{domain}#`: the root, and `~{edition}` on an edition.
+        let storage_key = key.storage_key();
+        let member = storage_key.split_once('#').map_or("", |(_, member)| member);
+        let (domain, root) = (key.domain.clone(), member.to_owned());
         self.shared
             .connections
             .run(|mut conn| {
@@ -86,10 +89,10 @@ impl RedisEventStore {
         let mut keys = Vec::new();
         for domain in self.domains(only).await? {
             for root in self.scan(self.shared.keys.roots(&domain)).await? {
-                let root = uuid::Uuid::parse_str(&root).map_err(|e| {
+                let key = AggregateKey::parse(&format!("{domain}#{root}")).map_err(|e| {
                     Error::Corrupt(format!("roots index of `{domain}` holds `{root}`: {e}"))
                 })?;
-                keys.push(AggregateKey::new(domain.clone(), root)?);
+                keys.push(key);
             }
         }
         keys.sort();

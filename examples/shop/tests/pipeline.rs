@@ -394,3 +394,83 @@ async fn replay_folds_the_state() {
     assert_eq!(state.items.len(), 2);
     let _ = types(&[]);
 }
+
+#[tokio::test]
+async fn a_saga_fired_on_an_edition_sends_its_commands_into_that_edition() {
+    let shop = Shop::in_memory();
+    let order = uuid::Uuid::new_v4();
+    let rehearsal = angzarr_core::proto::Edition {
+        name: "rehearsal".into(),
+        divergences: Vec::new(),
+    };
+    let on_edition = |mut request: CommandRequest| {
+        if let Some(cover) = request.command.as_mut().and_then(|c| c.cover.as_mut()) {
+            cover.edition = Some(rehearsal.clone());
+        }
+        request
+    };
+    shop.send(on_edition(request(
+        "order",
+        order,
+        &PlaceOrder {
+            cart_id: "c".into(),
+            items: vec![angzarr_example_shop::proto::LineItem {
+                sku: "a".into(),
+                quantity: 1,
+                unit_price_cents: 5,
+            }],
+            total_cents: 5,
+        },
+    )))
+    .await
+    .unwrap();
+    let paid = shop
+        .send(on_edition(request(
+            "order",
+            order,
+            &ConfirmPayment {
+                payment_id: "p".into(),
+                amount_cents: 5,
+            },
+        )))
+        .await
+        .unwrap()
+        .events
+        .unwrap();
+
+    let sagas = SagaDispatch::new(
+        Arc::new(angzarr_core::memory::MemoryFiringGuard::new()),
+        Default::default(),
+        shop.coordinator.clone(),
+        Arc::new(MemoryDeadLetters::new()),
+    );
+    let outcome = sagas
+        .deliver(&angzarr_example_shop::sagas::fulfillment(), paid)
+        .await
+        .unwrap();
+    let Guarded::Done(outcome) = outcome else {
+        panic!("the saga ran")
+    };
+    let shipped = outcome.sent[0].events.as_ref().unwrap();
+    let shipped = angzarr_core::AggregateKey::from_book(shipped).unwrap();
+    assert_eq!(shipped.edition(), "rehearsal");
+
+    let fulfillment = key("fulfillment", order);
+    assert!(
+        history(&shop, "fulfillment", order).await.is_empty(),
+        "main untouched"
+    );
+    assert!(
+        history(&shop, "order", order).await.is_empty(),
+        "main untouched"
+    );
+    let in_rehearsal = shop
+        .queries
+        .get_event_book(angzarr_core::proto::Query {
+            cover: Some(fulfillment.in_edition("rehearsal").unwrap().cover("")),
+            selection: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_rehearsal.pages.len(), 1, "one shipment, in the edition");
+}

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod bus;
+pub mod editions;
 pub mod guard;
 pub mod host;
 pub mod payload;
@@ -90,7 +91,8 @@ macro_rules! __suite_tests {
     };
 }
 
-/// One test per [`store`] suite; `$make` is a future giving an `Arc<dyn EventStore>`.
+/// One test per [`store`] suite, and one per [`editions`] suite in a module
+/// `editions`; `$make` is a future giving an `Arc<dyn EventStore>`.
 #[macro_export]
 macro_rules! event_store_suites {
     ($make:expr) => {
@@ -110,6 +112,21 @@ macro_rules! event_store_suites {
                 aggregate_roots_are_listed,
             ]
         );
+        mod editions {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__suite_tests!(
+                $make,
+                $crate::suites::editions,
+                [
+                    an_edition_branches_off_the_main_history,
+                    an_explicit_divergence_is_recorded_once,
+                    stale_appends_to_an_edition_conflict,
+                    editions_are_isolated_from_each_other,
+                    concurrent_writers_on_main_and_an_edition_do_not_interfere,
+                ]
+            );
+        }
     };
 }
 
