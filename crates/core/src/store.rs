@@ -172,6 +172,7 @@ pub fn prepare_append(
         if page.created_at.is_none() {
             page.created_at = Some(now);
         }
+        page.committed = true;
         let size = page.encoded_len();
         if size > limits.max_event_bytes {
             return Err(Error::LimitExceeded {

@@ -264,6 +264,7 @@ impl Application {
         let mut builder =
             AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
                 .snapshots(adapters.snapshots.clone())
+                .firing_guard(adapters.guard.clone(), adapters.policy)
                 .runtime_config(&adapters.config.runtime);
         for (domain, handler) in &self.aggregates {
             builder = builder.handler(domain, handler.clone());

@@ -10,14 +10,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use angzarr_core::FiringGuard;
 use angzarr_core::ids::divergence_for;
+use angzarr_core::memory::MemoryFiringGuard;
 use angzarr_core::proto::business_response::Result as Business;
 use angzarr_core::proto::command_page::Payload as CommandPayload;
 use angzarr_core::proto::event_page::Payload as EventPayload;
 use angzarr_core::proto::page_header::SequenceType;
 use angzarr_core::proto::{
-    CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand, EventBook,
-    EventPage, MergeStrategy, Projection, ReplayRequest, Snapshot, SyncMode, UpcastRequest,
+    CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand, Cover, EventBook,
+    EventPage, EventRequest, FactInjectionResponse, MergeStrategy, Projection, Query,
+    ReplayRequest, Snapshot, SpeculateCommandHandlerRequest, SyncMode, UpcastRequest,
 };
 use angzarr_core::store::{page_sequence, prepare_append};
 use angzarr_core::{
@@ -26,8 +29,9 @@ use angzarr_core::{
 use async_trait::async_trait;
 use tracing::warn;
 
-use crate::dispatch::{Guarded, ProjectorDispatch};
+use crate::dispatch::{FiringPolicy, Guarded, ProjectorDispatch, run_once};
 use crate::logic::{CommandHandler, Projector, Upcaster};
+use crate::query::EventQueries;
 use crate::retry::RetryPolicy;
 use crate::router::CommandRouter;
 use crate::state_cache::StateCache;
@@ -45,6 +49,10 @@ pub struct AggregateCoordinator {
     sync_projectors: Vec<Arc<dyn Projector>>,
     projector_dispatch: Option<Arc<ProjectorDispatch>>,
     cache: Option<StateCache>,
+    /// Makes a repeated fact (same external id or source event) have no
+    /// second effect.
+    guard: Arc<dyn FiringGuard>,
+    policy: FiringPolicy,
     /// Domains whose handler answered `Replay` as unsupported (gRPC
     /// UNIMPLEMENTED, as a handler written with the published Python
     /// `CommandRouter` does): their commands run without the state cache
@@ -124,6 +132,15 @@ impl AggregateCoordinatorBuilder {
         self
     }
 
+    /// Remembers injected facts in `guard` for `policy.retention`, so a
+    /// repeat is answered `already_processed` and appends nothing (by
+    /// default a guard in process memory: give the deployment's one).
+    pub fn firing_guard(mut self, guard: Arc<dyn FiringGuard>, policy: FiringPolicy) -> Self {
+        self.inner.guard = guard;
+        self.inner.policy = policy;
+        self
+    }
+
     /// The coordinator.
     pub fn build(self) -> AggregateCoordinator {
         self.inner
@@ -157,6 +174,8 @@ impl AggregateCoordinator {
                 sync_projectors: Vec::new(),
                 projector_dispatch: None,
                 cache: None,
+                guard: Arc::new(MemoryFiringGuard::new()),
+                policy: FiringPolicy::default(),
                 no_replay: RwLock::default(),
             },
         }
@@ -242,6 +261,7 @@ impl AggregateCoordinator {
                     return Ok(CommandResponse {
                         events: Some(published_book(&key, &command, Vec::new(), next)),
                         projections: Vec::new(),
+                        ..Default::default()
                     });
                 }
             };
@@ -302,6 +322,7 @@ impl AggregateCoordinator {
         Ok(CommandResponse {
             events: Some(book),
             projections,
+            ..Default::default()
         })
     }
 
@@ -332,30 +353,247 @@ impl AggregateCoordinator {
             .last()
             .and_then(page_sequence)
             .map_or(from, |last| last.saturating_add(1));
-        if let Some(upcaster) = &self.upcaster
-            && !pages.is_empty()
-        {
-            let count = pages.len();
-            let upcast = upcaster
-                .upcast(UpcastRequest {
-                    domain: key.domain.clone(),
-                    events: pages,
-                })
-                .await?;
-            if upcast.events.len() != count {
-                return Err(Error::backend(
-                    "upcaster",
-                    format!("returned {} events for {count}", upcast.events.len()),
-                    false,
-                ));
-            }
-            pages = upcast.events;
-        }
+        pages = self.upcast(key, pages).await?;
         Ok(EventBook {
             cover: Some(key.cover(String::new())),
             snapshot,
             pages,
             next_sequence,
+        })
+    }
+
+    /// `pages` through the upcaster, if there is one.
+    async fn upcast(&self, key: &AggregateKey, pages: Vec<EventPage>) -> Result<Vec<EventPage>> {
+        let Some(upcaster) = self.upcaster.as_ref().filter(|_| !pages.is_empty()) else {
+            return Ok(pages);
+        };
+        let count = pages.len();
+        let upcast = upcaster
+            .upcast(UpcastRequest {
+                domain: key.domain.clone(),
+                events: pages,
+            })
+            .await?;
+        if upcast.events.len() != count {
+            return Err(Error::backend(
+                "upcaster",
+                format!("returned {} events for {count}", upcast.events.len()),
+                false,
+            ));
+        }
+        Ok(upcast.events)
+    }
+
+    /// Appends externally decided events (facts) to the aggregate of the
+    /// request's cover, without a command.
+    ///
+    /// Every page names where it comes from in its header: an
+    /// `external_deferred` with a non-empty `external_id`, or an
+    /// `angzarr_deferred` naming the source event. The runtime assigns the
+    /// sequences (after the aggregate's current end, retrying on a
+    /// concurrent append). A fact seen before — the same aggregate and the
+    /// same external ids or source events, within the firing guard's
+    /// retention — appends nothing and is answered `already_processed`.
+    /// With `route_to_handler`, the aggregate's handler gets the facts first,
+    /// as the pages of a command (the fact events as their payloads), and
+    /// what it answers is appended instead. Appended facts are published and,
+    /// with `SYNC_MODE_SIMPLE`, projected like a command's events.
+    pub async fn inject(&self, request: EventRequest) -> Result<FactInjectionResponse> {
+        let book = request
+            .events
+            .ok_or_else(|| Error::invalid_argument("fact request carries no events"))?;
+        let cover = book
+            .cover
+            .clone()
+            .ok_or_else(|| Error::invalid_argument("fact has no cover"))?;
+        let key = AggregateKey::from_cover(&cover)?;
+        let divergence = divergence_for(&cover)?;
+        let handler = self.handlers.get(&key.domain).ok_or_else(|| {
+            Error::invalid_argument(format!("no aggregate handles domain `{}`", key.domain))
+        })?;
+        let fact_id = fact_id(&book.pages)?;
+        if let Decision::Nothing = decide(&key, events_answer(book.pages.clone()))? {
+            return Err(Error::invalid_argument("fact carries no events"));
+        }
+        let guard_key = format!("fact/{key}/{fact_id}");
+        let outcome = run_once(self.guard.as_ref(), self.policy, &guard_key, async {
+            self.append_facts(
+                &key,
+                &cover,
+                divergence,
+                handler.as_ref(),
+                book.pages.clone(),
+                request.route_to_handler,
+            )
+            .await
+        })
+        .await?;
+        match outcome {
+            Guarded::Done(stored) => {
+                let projections = match SyncMode::try_from(request.sync_mode) {
+                    Ok(SyncMode::Simple | SyncMode::Cascade) => {
+                        self.run_sync_projectors(&stored).await
+                    }
+                    _ => Vec::new(),
+                };
+                Ok(FactInjectionResponse {
+                    events: Some(stored),
+                    already_processed: false,
+                    projections,
+                })
+            }
+            Guarded::Duplicate => Ok(FactInjectionResponse {
+                events: Some(EventBook {
+                    cover: Some(key.cover(cover.correlation_id.clone())),
+                    next_sequence: self.store.next_sequence_at(&key, divergence).await?,
+                    ..Default::default()
+                }),
+                already_processed: true,
+                projections: Vec::new(),
+            }),
+        }
+    }
+
+    /// Appends `facts` (or what the handler makes of them) after the
+    /// aggregate's end, retrying on a concurrent append; publishes them.
+    async fn append_facts(
+        &self,
+        key: &AggregateKey,
+        cover: &Cover,
+        divergence: Option<u32>,
+        handler: &dyn CommandHandler,
+        facts: Vec<EventPage>,
+        route_to_handler: bool,
+    ) -> Result<EventBook> {
+        let mut attempt = 0;
+        loop {
+            let (next, pages) = if route_to_handler {
+                let prior = self.load_prior(key, false, divergence).await?;
+                let next = prior.next_sequence;
+                let command = CommandBook {
+                    cover: Some(cover.clone()),
+                    pages: facts.iter().map(fact_as_command).collect(),
+                };
+                let answer = handler
+                    .handle(ContextualCommand {
+                        events: Some(prior),
+                        command: Some(command),
+                    })
+                    .await?;
+                match decide(key, answer)? {
+                    Decision::Events(pages, _) => (next, pages),
+                    Decision::Nothing => {
+                        return Err(Error::Rejected {
+                            reason: "the handler made no events of the facts".into(),
+                        });
+                    }
+                }
+            } else {
+                let next = self.store.next_sequence_at(key, divergence).await?;
+                (next, facts.clone())
+            };
+            let stamped = prepare_append(key, next, pages, self.store.limits())?;
+            match self
+                .store
+                .append_at(key, next, stamped.clone(), divergence)
+                .await
+            {
+                Ok(new_next) => {
+                    let book = EventBook {
+                        cover: Some(key.cover(cover.correlation_id.clone())),
+                        snapshot: None,
+                        pages: stamped,
+                        next_sequence: new_next,
+                    };
+                    self.publish(&book).await?;
+                    return Ok(book);
+                }
+                Err(Error::SequenceConflict { .. }) if attempt + 1 < self.retry.max_attempts => {
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Runs a command against its aggregate's history as of `point_in_time`
+    /// (the whole history when absent) and answers what it would produce:
+    /// the events, numbered after that point, and the projections of the
+    /// synchronous projectors that project speculatively. Nothing is
+    /// persisted or published, and no read model changes.
+    pub async fn speculate(
+        &self,
+        request: SpeculateCommandHandlerRequest,
+    ) -> Result<CommandResponse> {
+        let command = request
+            .command
+            .ok_or_else(|| Error::invalid_argument("speculative request carries no command"))?;
+        let (key, strategy, expected, divergence) = validate_command(&command)?;
+        let handler = self.handlers.get(&key.domain).ok_or_else(|| {
+            Error::invalid_argument(format!("no aggregate handles domain `{}`", key.domain))
+        })?;
+        let cover = command.cover.clone().unwrap_or_default();
+        let history = EventQueries::new(self.store.inner().clone())
+            .get_event_book(Query {
+                cover: Some(cover),
+                selection: request
+                    .point_in_time
+                    .map(angzarr_core::proto::query::Selection::Temporal),
+            })
+            .await?;
+        let next = match history.pages.last().and_then(page_sequence) {
+            Some(last) => last.saturating_add(1),
+            None if request.point_in_time.is_some() => {
+                // Before the first event (or its divergence point).
+                divergence.unwrap_or(0)
+            }
+            None => history.next_sequence,
+        };
+        if strategy == MergeStrategy::MergeStrict
+            && let Some(expected) = expected.filter(|e| *e != next)
+        {
+            return Err(Error::SequenceConflict {
+                key: key.to_string(),
+                expected,
+                actual: next,
+            });
+        }
+        let pages = self.upcast(&key, history.pages).await?;
+        let prior = EventBook {
+            cover: Some(key.cover(String::new())),
+            snapshot: None,
+            pages,
+            next_sequence: next,
+        };
+        let answer = handler
+            .handle(ContextualCommand {
+                events: Some(prior),
+                command: Some(command.clone()),
+            })
+            .await?;
+        let pages = match decide(&key, answer)? {
+            Decision::Events(pages, _) => prepare_append(&key, next, pages, self.store.limits())?,
+            Decision::Nothing => Vec::new(),
+        };
+        let new_next = next.saturating_add(u32::try_from(pages.len()).unwrap_or(u32::MAX));
+        let book = published_book(&key, &command, pages, new_next);
+        let mut projections = Vec::new();
+        if !book.pages.is_empty() {
+            for projector in &self.sync_projectors {
+                match projector.handle_speculative(book.clone()).await {
+                    Ok(projection) => projections.push(projection),
+                    Err(error) if error.code() == angzarr_core::ErrorCode::Unsupported => {}
+                    Err(error) => {
+                        warn!(projector = projector.name(), %error, "speculative projection failed")
+                    }
+                }
+            }
+        }
+        Ok(CommandResponse {
+            events: Some(book),
+            projections,
+            ..Default::default()
         })
     }
 
@@ -524,6 +762,14 @@ impl CommandRouter for AggregateCoordinator {
     async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
         self.handle(request).await
     }
+
+    async fn inject(&self, request: EventRequest) -> Result<FactInjectionResponse> {
+        AggregateCoordinator::inject(self, request).await
+    }
+
+    async fn speculate(&self, request: SpeculateCommandHandlerRequest) -> Result<CommandResponse> {
+        AggregateCoordinator::speculate(self, request).await
+    }
 }
 
 /// Checks a command's cover and pages; returns its aggregate, merge
@@ -618,6 +864,73 @@ fn decide(key: &AggregateKey, response: angzarr_core::proto::BusinessResponse) -
         return Ok(Decision::Nothing);
     }
     Ok(Decision::Events(book.pages, book.snapshot))
+}
+
+/// A handler's answer carrying `pages` as events.
+fn events_answer(pages: Vec<EventPage>) -> angzarr_core::proto::BusinessResponse {
+    angzarr_core::proto::BusinessResponse {
+        result: Some(Business::Events(EventBook {
+            pages,
+            ..Default::default()
+        })),
+    }
+}
+
+/// What makes a fact the same fact again: its pages' external ids, or the
+/// source events they name. Every page must name one.
+fn fact_id(pages: &[EventPage]) -> Result<String> {
+    if pages.is_empty() {
+        return Err(Error::invalid_argument("fact carries no events"));
+    }
+    let mut ids = Vec::with_capacity(pages.len());
+    for page in pages {
+        let id = match page.header.as_ref().and_then(|h| h.sequence_type.as_ref()) {
+            Some(SequenceType::ExternalDeferred(external)) if !external.external_id.is_empty() => {
+                format!("external:{}", external.external_id)
+            }
+            Some(SequenceType::AngzarrDeferred(deferred)) => {
+                let source = deferred.source.as_ref().ok_or_else(|| {
+                    Error::invalid_argument("a fact's angzarr_deferred header names no source")
+                })?;
+                format!(
+                    "source:{}@{}",
+                    AggregateKey::from_cover(source)?,
+                    deferred.source_seq
+                )
+            }
+            Some(SequenceType::ExternalDeferred(_)) => {
+                return Err(Error::invalid_argument(
+                    "a fact's external_deferred header has an empty external_id",
+                ));
+            }
+            Some(SequenceType::Sequence(sequence)) => {
+                return Err(Error::invalid_argument(format!(
+                    "a fact cannot choose its sequence ({sequence}): the runtime assigns it; \
+                     name the fact with an external_deferred or angzarr_deferred header"
+                )));
+            }
+            None => {
+                return Err(Error::invalid_argument(
+                    "a fact needs an external_deferred or angzarr_deferred header",
+                ));
+            }
+        };
+        ids.push(id);
+    }
+    Ok(ids.join(","))
+}
+
+/// A fact event as the page of a command to its aggregate's handler
+/// (`route_to_handler`): the same header and payload.
+fn fact_as_command(page: &EventPage) -> CommandPage {
+    CommandPage {
+        header: page.header.clone(),
+        merge_strategy: MergeStrategy::MergeCommutative as i32,
+        payload: page.payload.clone().map(|payload| match payload {
+            EventPayload::Event(any) => CommandPayload::Command(any),
+            EventPayload::External(reference) => CommandPayload::External(reference),
+        }),
+    }
 }
 
 /// The book published and answered: the stored pages under the command's cover.

@@ -248,6 +248,7 @@ impl SagaDispatch {
                     .collect(),
                 source_component: saga.to_owned(),
                 source_component_type: "saga".to_owned(),
+                ..Default::default()
             })
             .await
     }

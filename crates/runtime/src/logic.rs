@@ -30,6 +30,21 @@ pub trait Projector: Send + Sync + fmt::Debug {
     fn name(&self) -> &str;
     /// Applies a book of events to the read model.
     async fn handle(&self, events: EventBook) -> Result<Projection>;
+
+    /// What [`Projector::handle`] would answer for `events`, changing no
+    /// read model (`HandleSpeculative`). Unsupported unless the projector
+    /// says otherwise.
+    async fn handle_speculative(&self, events: EventBook) -> Result<Projection> {
+        Err(angzarr_core::Error::Unsupported {
+            backend: "projector".into(),
+            operation: format!(
+                "projector `{}` does not project speculatively ({} events offered)",
+                self.name(),
+                events.pages.len()
+            )
+            .into(),
+        })
+    }
 }
 
 /// A saga (`SagaService`): turns events of one domain into commands for others.

@@ -5,7 +5,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use angzarr_core::proto::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
-use angzarr_core::proto::{CommandRequest, CommandResponse};
+use angzarr_core::proto::{
+    CommandRequest, CommandResponse, EventRequest, FactInjectionResponse,
+    SpeculateCommandHandlerRequest,
+};
 use angzarr_core::{Error, Result, ServiceDiscovery};
 use async_trait::async_trait;
 
@@ -17,6 +20,38 @@ use crate::grpc::client::GrpcTarget;
 pub trait CommandRouter: Send + Sync + fmt::Debug {
     /// Runs `request` at the aggregate of its cover's domain.
     async fn send(&self, request: CommandRequest) -> Result<CommandResponse>;
+
+    /// Appends the facts of `request` to the aggregate of its cover
+    /// ([`AggregateCoordinator::inject`]).
+    async fn inject(&self, request: EventRequest) -> Result<FactInjectionResponse> {
+        let _ = request;
+        Err(unserved("fact injection (HandleEvent)"))
+    }
+
+    /// Runs a command as of a point in its aggregate's history, persisting
+    /// and publishing nothing ([`AggregateCoordinator::speculate`]).
+    async fn speculate(&self, request: SpeculateCommandHandlerRequest) -> Result<CommandResponse> {
+        let _ = request;
+        Err(unserved("speculative commands (HandleSyncSpeculative)"))
+    }
+}
+
+fn unserved(what: &str) -> Error {
+    Error::Unsupported {
+        backend: "router".into(),
+        operation: format!("{what} is not served by this route").into(),
+    }
+}
+
+/// The domain of a fact's cover: where it is routed.
+pub fn fact_domain(request: &EventRequest) -> Result<String> {
+    request
+        .events
+        .as_ref()
+        .and_then(|book| book.cover.as_ref())
+        .map(|c| c.domain.clone())
+        .filter(|domain| !domain.is_empty())
+        .ok_or_else(|| Error::invalid_argument("fact has no cover with a domain"))
 }
 
 /// The domain of `request`'s cover: where it is routed.
@@ -45,6 +80,34 @@ pub trait CommandTransport: Send + Sync + fmt::Debug {
         endpoint: &url::Url,
         request: CommandRequest,
     ) -> Result<CommandResponse>;
+
+    /// Appends facts at `domain`'s aggregate at `endpoint`.
+    async fn inject(
+        &self,
+        domain: &str,
+        endpoint: &url::Url,
+        request: EventRequest,
+    ) -> Result<FactInjectionResponse> {
+        let _ = (domain, request);
+        Err(unserved(&format!(
+            "fact injection to `{}:` endpoints",
+            endpoint.scheme()
+        )))
+    }
+
+    /// Runs a command speculatively at `domain`'s aggregate at `endpoint`.
+    async fn speculate(
+        &self,
+        domain: &str,
+        endpoint: &url::Url,
+        request: SpeculateCommandHandlerRequest,
+    ) -> Result<CommandResponse> {
+        let _ = (domain, request);
+        Err(unserved(&format!(
+            "speculative commands to `{}:` endpoints",
+            endpoint.scheme()
+        )))
+    }
 }
 
 /// Coordinators over gRPC (`CommandHandlerCoordinatorService`):
@@ -96,6 +159,32 @@ impl CommandTransport for GrpcTransport {
         let mut client = CommandHandlerCoordinatorServiceClient::new(target.channel().await?);
         target
             .call(client.handle_command(target.request(request)))
+            .await
+    }
+
+    async fn inject(
+        &self,
+        domain: &str,
+        endpoint: &url::Url,
+        request: EventRequest,
+    ) -> Result<FactInjectionResponse> {
+        let target = self.target(domain, endpoint)?;
+        let mut client = CommandHandlerCoordinatorServiceClient::new(target.channel().await?);
+        target
+            .call(client.handle_event(target.request(request)))
+            .await
+    }
+
+    async fn speculate(
+        &self,
+        domain: &str,
+        endpoint: &url::Url,
+        request: SpeculateCommandHandlerRequest,
+    ) -> Result<CommandResponse> {
+        let target = self.target(domain, endpoint)?;
+        let mut client = CommandHandlerCoordinatorServiceClient::new(target.channel().await?);
+        target
+            .call(client.handle_sync_speculative(target.request(request)))
             .await
     }
 }
@@ -166,6 +255,34 @@ impl CommandRouter for DiscoveryRouter {
         let endpoint = self.discovery.aggregate(&domain).await?;
         self.transport(&endpoint)?
             .send(&domain, &endpoint, request)
+            .await
+    }
+
+    async fn inject(&self, request: EventRequest) -> Result<FactInjectionResponse> {
+        let domain = fact_domain(&request)?;
+        if let Some(local) = self.local.as_ref().filter(|l| l.handles(&domain)) {
+            return local.inject(request).await;
+        }
+        let endpoint = self.discovery.aggregate(&domain).await?;
+        self.transport(&endpoint)?
+            .inject(&domain, &endpoint, request)
+            .await
+    }
+
+    async fn speculate(&self, request: SpeculateCommandHandlerRequest) -> Result<CommandResponse> {
+        let domain = request
+            .command
+            .as_ref()
+            .and_then(|c| c.cover.as_ref())
+            .map(|c| c.domain.clone())
+            .filter(|domain| !domain.is_empty())
+            .ok_or_else(|| Error::invalid_argument("command has no cover with a domain"))?;
+        if let Some(local) = self.local.as_ref().filter(|l| l.handles(&domain)) {
+            return local.speculate(request).await;
+        }
+        let endpoint = self.discovery.aggregate(&domain).await?;
+        self.transport(&endpoint)?
+            .speculate(&domain, &endpoint, request)
             .await
     }
 }

@@ -67,6 +67,7 @@ fn page(seconds: i64) -> EventPage {
         header: None,
         created_at: None,
         payload: Some(Payload::Event(any::pack(&Timestamp { seconds, nanos: 0 }))),
+        ..Default::default()
     }
 }
 
@@ -578,5 +579,152 @@ async fn set_and_time_queries_load_only_what_they_select() {
     assert!(
         count <= 256,
         "as of a time stops at the time, not the 2,000 events: {count}"
+    );
+}
+
+fn fact(external_id: &str, seconds: i64) -> EventPage {
+    EventPage {
+        header: Some(angzarr_core::proto::PageHeader {
+            sequence_type: Some(
+                angzarr_core::proto::page_header::SequenceType::ExternalDeferred(
+                    angzarr_core::proto::ExternalDeferredSequence {
+                        external_id: external_id.into(),
+                        description: String::new(),
+                    },
+                ),
+            ),
+        }),
+        ..page(seconds)
+    }
+}
+
+fn fact_request(key: &AggregateKey, pages: Vec<EventPage>) -> angzarr_core::proto::EventRequest {
+    angzarr_core::proto::EventRequest {
+        events: Some(EventBook {
+            cover: Some(key.cover("corr-fact")),
+            pages,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_fact_is_appended_after_the_end_once_and_bad_facts_append_nothing() {
+    let handler = Scripted::new(events(None, vec![page(1)]));
+    let (coordinator, store, key) = setup(handler.clone());
+    coordinator.handle(tick(&key)).await.unwrap();
+
+    let first = coordinator
+        .inject(fact_request(&key, vec![fact("payment-7", 70)]))
+        .await
+        .unwrap();
+    assert!(!first.already_processed);
+    let book = first.events.unwrap();
+    assert_eq!(
+        book.pages
+            .iter()
+            .filter_map(page_sequence)
+            .collect::<Vec<_>>(),
+        [1]
+    );
+    assert_eq!(book.next_sequence, 2);
+    assert_eq!(
+        handler.seen.lock().unwrap().len(),
+        1,
+        "not routed to the handler"
+    );
+
+    let repeat = coordinator
+        .inject(fact_request(&key, vec![fact("payment-7", 70)]))
+        .await
+        .unwrap();
+    assert!(repeat.already_processed);
+    assert_eq!(
+        store.load_all(&key).await.unwrap().len(),
+        2,
+        "appended once"
+    );
+
+    let numbered = {
+        let mut page = page(5);
+        page.header = Some(angzarr_core::proto::PageHeader {
+            sequence_type: Some(angzarr_core::proto::page_header::SequenceType::Sequence(2)),
+        });
+        page
+    };
+    for bad in [
+        fact_request(&key, vec![numbered]),
+        fact_request(&key, vec![page(5)]),
+        fact_request(&key, vec![fact("", 5)]),
+        fact_request(&key, Vec::new()),
+        angzarr_core::proto::EventRequest::default(),
+    ] {
+        let err = coordinator.inject(bad).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            angzarr_core::ErrorCode::InvalidArgument,
+            "{err}"
+        );
+    }
+    assert_eq!(
+        store.load_all(&key).await.unwrap().len(),
+        2,
+        "nothing appended"
+    );
+
+    // Routed to the handler: what it answers is appended.
+    let routed = coordinator
+        .inject(angzarr_core::proto::EventRequest {
+            route_to_handler: true,
+            ..fact_request(&key, vec![fact("payment-8", 80)])
+        })
+        .await
+        .unwrap();
+    assert_eq!(routed.events.unwrap().next_sequence, 3);
+    assert_eq!(
+        handler.seen.lock().unwrap().len(),
+        2,
+        "the handler saw the fact"
+    );
+}
+
+#[tokio::test]
+async fn a_speculative_command_runs_as_of_a_point_and_persists_nothing() {
+    let handler = Scripted::new(events(None, vec![page(1)]));
+    let (coordinator, store, key) = setup(handler.clone());
+    for _ in 0..3 {
+        coordinator.handle(tick(&key)).await.unwrap();
+    }
+    let response = coordinator
+        .speculate(angzarr_core::proto::SpeculateCommandHandlerRequest {
+            command: tick(&key).command,
+            point_in_time: Some(TemporalQuery {
+                point_in_time: Some(PointInTime::AsOfSequence(0)),
+            }),
+        })
+        .await
+        .unwrap();
+    let book = response.events.unwrap();
+    assert_eq!(
+        book.pages
+            .iter()
+            .filter_map(page_sequence)
+            .collect::<Vec<_>>(),
+        [1]
+    );
+    assert_eq!(handler.seen.lock().unwrap().last().unwrap().pages.len(), 1);
+    let now = coordinator
+        .speculate(angzarr_core::proto::SpeculateCommandHandlerRequest {
+            command: tick(&key).command,
+            point_in_time: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(now.events.unwrap().next_sequence, 4);
+    assert_eq!(
+        store.load_all(&key).await.unwrap().len(),
+        3,
+        "nothing persisted"
     );
 }

@@ -74,6 +74,7 @@ pub fn request<M: Name>(domain: &str, root: uuid::Uuid, message: &M) -> CommandR
         command: Some(command(domain, root, "corr-gateway", message)),
         sync_mode: SyncMode::Async as i32,
         cascade_error_mode: 0,
+        ..Default::default()
     }
 }
 

@@ -146,6 +146,7 @@ where
                 }),
                 created_at: None,
                 payload: Some(EventPayload::Event(event)),
+                ..Default::default()
             })
             .collect();
         Ok(BusinessResponse {

@@ -209,6 +209,13 @@ impl Projector for GrpcProjector {
             .call(client.handle(self.target.request(events)))
             .await
     }
+
+    async fn handle_speculative(&self, events: EventBook) -> Result<Projection> {
+        let mut client = ProjectorServiceClient::new(self.target.channel().await?);
+        self.target
+            .call(client.handle_speculative(self.target.request(events)))
+            .await
+    }
 }
 
 /// A saga behind `SagaService`.

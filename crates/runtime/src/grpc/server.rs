@@ -13,8 +13,8 @@ use angzarr_core::proto::saga_service_server::SagaService;
 use angzarr_core::proto::upcaster_service_server::UpcasterService;
 use angzarr_core::proto::{
     AggregateRoot, BusinessResponse, CommandRequest, CommandResponse, ContextualCommand, EventBook,
-    Projection, Query, ReplayRequest, ReplayResponse, SagaHandleRequest, SagaResponse,
-    UpcastRequest, UpcastResponse,
+    EventRequest, FactInjectionResponse, Projection, Query, ReplayRequest, ReplayResponse,
+    SagaHandleRequest, SagaResponse, SpeculateCommandHandlerRequest, UpcastRequest, UpcastResponse,
 };
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
@@ -111,6 +111,24 @@ impl CommandHandlerCoordinatorService for CoordinatorServer {
     async fn handle_command(&self, request: Request<CommandRequest>) -> Answer<CommandResponse> {
         answer(self.router.send(request.into_inner()).await)
     }
+
+    async fn handle_event(&self, request: Request<EventRequest>) -> Answer<FactInjectionResponse> {
+        answer(self.router.inject(request.into_inner()).await)
+    }
+
+    async fn handle_sync_speculative(
+        &self,
+        request: Request<SpeculateCommandHandlerRequest>,
+    ) -> Answer<CommandResponse> {
+        answer(self.router.speculate(request.into_inner()).await)
+    }
+
+    async fn handle_compensation(&self, _: Request<CommandRequest>) -> Answer<BusinessResponse> {
+        Err(Status::unimplemented(
+            "angzarr does not serve /angzarr.CommandHandlerCoordinatorService/HandleCompensation: \
+             this runtime runs no compensating cascades",
+        ))
+    }
 }
 
 /// `EventQueryService` over an [`EventQueries`].
@@ -139,6 +157,34 @@ impl EventQueryService for QueryServer {
     async fn get_events(&self, request: Request<Query>) -> Answer<Self::GetEventsStream> {
         let book = self.queries.get_event_book(request.into_inner()).await?;
         Ok(Response::new(Box::pin(futures::stream::iter([Ok(book)]))))
+    }
+
+    type SynchronizeStream = BoxedStream<EventBook>;
+
+    /// Answers each query of the stream in turn, in order, until the client
+    /// closes it; a failing query ends the stream with its status.
+    async fn synchronize(
+        &self,
+        request: Request<tonic::Streaming<Query>>,
+    ) -> Answer<Self::SynchronizeStream> {
+        let queries = self.queries.clone();
+        let mut incoming = request.into_inner();
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            while let Some(query) = incoming.next().await {
+                let answer = match query {
+                    Ok(query) => queries.get_event_book(query).await.map_err(Status::from),
+                    Err(status) => Err(status),
+                };
+                let failed = answer.is_err();
+                if sender.send(answer).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
     }
 
     type GetAggregateRootsStream = BoxedStream<AggregateRoot>;
@@ -186,11 +232,7 @@ impl ProjectorService for ProjectorServer {
     }
 
     async fn handle_speculative(&self, request: Request<EventBook>) -> Answer<Projection> {
-        Err(Status::unimplemented(format!(
-            "projector `{}` does not project speculatively ({} pages offered)",
-            self.0.name(),
-            request.get_ref().pages.len()
-        )))
+        answer(self.0.handle_speculative(request.into_inner()).await)
     }
 }
 

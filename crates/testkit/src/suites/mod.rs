@@ -44,6 +44,7 @@ pub fn sized_event(label: &str, padding: usize) -> EventPage {
                 value,
             },
         )),
+        ..Default::default()
     }
 }
 
