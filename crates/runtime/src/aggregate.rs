@@ -242,15 +242,7 @@ impl AggregateCoordinator {
                 .map(|_| (prior.snapshot.clone(), prior.pages.clone()));
             let next = prior.next_sequence;
             let snapshot_end = prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
-            if strategy == MergeStrategy::MergeStrict
-                && let Some(expected) = expected.filter(|e| *e != next)
-            {
-                return Err(Error::SequenceConflict {
-                    key: key.to_string(),
-                    expected,
-                    actual: next,
-                });
-            }
+            check_strict(&key, strategy, expected, next)?;
             let contextual = ContextualCommand {
                 events: Some(prior),
                 command: Some(command.clone()),
@@ -550,15 +542,7 @@ impl AggregateCoordinator {
             }
             None => history.next_sequence,
         };
-        if strategy == MergeStrategy::MergeStrict
-            && let Some(expected) = expected.filter(|e| *e != next)
-        {
-            return Err(Error::SequenceConflict {
-                key: key.to_string(),
-                expected,
-                actual: next,
-            });
-        }
+        check_strict(&key, strategy, expected, next)?;
         let pages = self.upcast(&key, history.pages).await?;
         let prior = EventBook {
             cover: Some(key.cover(String::new())),
@@ -813,6 +797,25 @@ fn validate_command(
         other => other,
     };
     Ok((key, strategy, expected_sequence(first), divergence))
+}
+
+/// A strict command whose expected sequence is not `next` is a conflict.
+fn check_strict(
+    key: &AggregateKey,
+    strategy: MergeStrategy,
+    expected: Option<u32>,
+    next: u32,
+) -> Result<()> {
+    match expected {
+        Some(expected) if strategy == MergeStrategy::MergeStrict && expected != next => {
+            Err(Error::SequenceConflict {
+                key: key.to_string(),
+                expected,
+                actual: next,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 fn expected_sequence(page: &CommandPage) -> Option<u32> {

@@ -45,24 +45,26 @@ fn unserved(what: &str) -> Error {
 
 /// The domain of a fact's cover: where it is routed.
 pub fn fact_domain(request: &EventRequest) -> Result<String> {
-    request
-        .events
-        .as_ref()
-        .and_then(|book| book.cover.as_ref())
-        .map(|c| c.domain.clone())
-        .filter(|domain| !domain.is_empty())
-        .ok_or_else(|| Error::invalid_argument("fact has no cover with a domain"))
+    cover_domain(
+        request.events.as_ref().and_then(|book| book.cover.as_ref()),
+        "fact",
+    )
 }
 
 /// The domain of `request`'s cover: where it is routed.
 pub fn command_domain(request: &CommandRequest) -> Result<String> {
-    request
-        .command
-        .as_ref()
-        .and_then(|c| c.cover.as_ref())
+    cover_domain(
+        request.command.as_ref().and_then(|c| c.cover.as_ref()),
+        "command",
+    )
+}
+
+/// The non-empty domain of `cover`; `what` names the message in the error.
+fn cover_domain(cover: Option<&angzarr_core::proto::Cover>, what: &str) -> Result<String> {
+    cover
         .map(|c| c.domain.clone())
         .filter(|domain| !domain.is_empty())
-        .ok_or_else(|| Error::invalid_argument("command has no cover with a domain"))
+        .ok_or_else(|| Error::invalid_argument(format!("{what} has no cover with a domain")))
 }
 
 /// How commands reach an aggregate elsewhere, for the endpoint schemes it
@@ -270,13 +272,10 @@ impl CommandRouter for DiscoveryRouter {
     }
 
     async fn speculate(&self, request: SpeculateCommandHandlerRequest) -> Result<CommandResponse> {
-        let domain = request
-            .command
-            .as_ref()
-            .and_then(|c| c.cover.as_ref())
-            .map(|c| c.domain.clone())
-            .filter(|domain| !domain.is_empty())
-            .ok_or_else(|| Error::invalid_argument("command has no cover with a domain"))?;
+        let domain = cover_domain(
+            request.command.as_ref().and_then(|c| c.cover.as_ref()),
+            "command",
+        )?;
         if let Some(local) = self.local.as_ref().filter(|l| l.handles(&domain)) {
             return local.speculate(request).await;
         }
