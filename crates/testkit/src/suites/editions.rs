@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use angzarr_core::store::page_sequence;
 use angzarr_core::{
@@ -15,7 +14,7 @@ use angzarr_core::{
 };
 use futures::StreamExt;
 
-use super::{event, fresh_key, label};
+use super::{append_retrying, event, fresh_key, label};
 
 fn sequences(pages: &[angzarr_core::proto::EventPage]) -> Vec<u32> {
     pages
@@ -230,20 +229,9 @@ pub async fn concurrent_writers_on_main_and_an_edition_do_not_interfere(raw: Arc
             tokio::spawn(async move {
                 let mut expected = 3;
                 for n in 0..APPENDS {
-                    loop {
-                        let page = event(&format!("{side}:{w}:{n}"));
-                        match store.append(&target, expected, vec![page]).await {
-                            Ok(next) => {
-                                expected = next;
-                                break;
-                            }
-                            Err(Error::SequenceConflict { actual, .. }) => expected = actual,
-                            Err(e) if e.is_retriable() => {
-                                tokio::time::sleep(Duration::from_millis(5)).await;
-                            }
-                            Err(e) => panic!("{side} writer {w}, append {n}: {e:?}"),
-                        }
-                    }
+                    let page = event(&format!("{side}:{w}:{n}"));
+                    let who = format!("{side} writer {w}, append {n}");
+                    expected = append_retrying(store.as_ref(), &target, expected, page, &who).await;
                 }
             })
         })

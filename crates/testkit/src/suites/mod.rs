@@ -63,6 +63,28 @@ pub fn label(page: &EventPage) -> String {
     }
 }
 
+/// Appends `page` to `key` at `expected`, retrying from each conflict's
+/// actual sequence (and after a retriable failure) until it is stored;
+/// returns the new next sequence. `who` names the writer in a failure.
+pub async fn append_retrying(
+    store: &dyn angzarr_core::EventStore,
+    key: &AggregateKey,
+    mut expected: u32,
+    page: EventPage,
+    who: &str,
+) -> u32 {
+    loop {
+        match store.append(key, expected, vec![page.clone()]).await {
+            Ok(next) => return next,
+            Err(angzarr_core::Error::SequenceConflict { actual, .. }) => expected = actual,
+            Err(e) if e.is_retriable() => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("{who}: {e:?}"),
+        }
+    }
+}
+
 /// A fresh aggregate in a domain unique to this call.
 pub fn fresh_key(prefix: &str) -> AggregateKey {
     let domain = format!(

@@ -2,13 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use angzarr_core::store::page_sequence;
 use angzarr_core::{AggregateKey, Error, EventStore, EventStoreExt, LoadRange};
 use futures::StreamExt;
 
-use super::{event, fresh_key, label, sized_event};
+use super::{append_retrying, event, fresh_key, label, sized_event};
 
 fn sequences(pages: &[angzarr_core::proto::EventPage]) -> Vec<u32> {
     pages
@@ -200,22 +199,9 @@ pub async fn concurrent_writers_keep_sequences_contiguous(store: Arc<dyn EventSt
             tokio::spawn(async move {
                 let mut expected = 0;
                 for n in 0..APPENDS {
-                    loop {
-                        match store
-                            .append(&key, expected, vec![event(&format!("{w}:{n}"))])
-                            .await
-                        {
-                            Ok(next) => {
-                                expected = next;
-                                break;
-                            }
-                            Err(Error::SequenceConflict { actual, .. }) => expected = actual,
-                            Err(e) if e.is_retriable() => {
-                                tokio::time::sleep(Duration::from_millis(5)).await;
-                            }
-                            Err(e) => panic!("writer {w}, append {n}: {e:?}"),
-                        }
-                    }
+                    let page = event(&format!("{w}:{n}"));
+                    let who = format!("writer {w}, append {n}");
+                    expected = append_retrying(store.as_ref(), &key, expected, page, &who).await;
                 }
             })
         })
