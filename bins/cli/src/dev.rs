@@ -1,6 +1,7 @@
 //! `angzarr dev`: the application the configuration's `business` section
 //! names (and, with `--shop`, the Rust shop linked in) served over gRPC on
-//! localhost — `CommandHandlerCoordinatorService` and `EventQueryService` —
+//! localhost — `CommandHandlerCoordinatorService`, `EventQueryService` and
+//! the projector, saga and process-manager coordinator services —
 //! on the adapters the configuration names (memory by default), until
 //! stopped.
 //!
@@ -17,9 +18,17 @@ use angzarr_core::config::Config;
 use angzarr_core::memory::MemorySubscription;
 use angzarr_core::proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
 use angzarr_core::proto::event_query_service_server::EventQueryServiceServer;
-use angzarr_core::proto::{CommandRequest, CommandResponse};
+use angzarr_core::proto::process_manager_coordinator_service_server::ProcessManagerCoordinatorServiceServer;
+use angzarr_core::proto::projector_coordinator_service_server::ProjectorCoordinatorServiceServer;
+use angzarr_core::proto::saga_coordinator_service_server::SagaCoordinatorServiceServer;
+use angzarr_core::proto::{
+    CommandRequest, CommandResponse, EventRequest, FactInjectionResponse,
+    SpeculateCommandHandlerRequest,
+};
 use angzarr_core::{Result, Subscription};
-use angzarr_host::{Adapters, Application, BusinessConfig, HttpTransport, Kind, Role, Triggers};
+use angzarr_host::{
+    Adapters, Application, BusinessConfig, Coordinators, HttpTransport, Kind, Role, Triggers,
+};
 use angzarr_runtime::grpc::server::{CoordinatorServer, QueryServer};
 use angzarr_runtime::{CommandRouter, DiscoveryRouter, EventQueries, MemoryDeadLetters};
 use anyhow::Context;
@@ -44,7 +53,9 @@ pub async fn run(port: u16, shop: bool) -> anyhow::Result<()> {
         );
     }
     let adapters = Adapters::from_config(&config).await?;
-    let subscribed = !app.projectors().is_empty() || !app.sagas().is_empty();
+    let subscribed = !app.projectors().is_empty()
+        || !app.sagas().is_empty()
+        || !app.process_managers().is_empty();
     let Some(bus) = adapters
         .memory_bus
         .clone()
@@ -62,9 +73,8 @@ pub async fn run(port: u16, shop: bool) -> anyhow::Result<()> {
         DiscoveryRouter::new(Some(coordinator), adapters.discovery.clone())
             .with_transport(Arc::new(HttpTransport::new()?)),
     );
-    let triggers = Triggers::new(
-        adapters.guard.clone(),
-        adapters.policy,
+    let triggers = Triggers::from_adapters(
+        &adapters,
         router.clone(),
         Arc::new(MemoryDeadLetters::new()),
     )
@@ -79,11 +89,19 @@ pub async fn run(port: u16, shop: bool) -> anyhow::Result<()> {
                 .iter()
                 .map(|s| (Kind::Saga, s.handler.name().to_owned())),
         )
+        .chain(
+            triggers
+                .process_managers()
+                .iter()
+                .map(|p| (Kind::ProcessManager, p.handler.name().to_owned())),
+        )
         .map(|(kind, name)| {
             let subscription = bus.subscribe(&format!("{kind:?}/{name}"));
             (kind, name, subscription)
         })
         .collect();
+    let triggers = Arc::new(triggers);
+    let coordinators = Coordinators::new(triggers.clone());
     let settling = Arc::new(Settling {
         router,
         triggers,
@@ -95,7 +113,11 @@ pub async fn run(port: u16, shop: bool) -> anyhow::Result<()> {
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
     println!("angzarr dev: gRPC on http://{address}");
-    println!("  services: angzarr.CommandHandlerCoordinatorService, angzarr.EventQueryService");
+    println!(
+        "  services: angzarr.CommandHandlerCoordinatorService, angzarr.EventQueryService, \
+         angzarr.ProjectorCoordinatorService, angzarr.SagaCoordinatorService, \
+         angzarr.ProcessManagerCoordinatorService"
+    );
     println!(
         "  domains: {}; storage {:?}; Ctrl-C stops",
         app.aggregate_domains().join(", "),
@@ -106,6 +128,9 @@ pub async fn run(port: u16, shop: bool) -> anyhow::Result<()> {
         .add_service(CommandHandlerCoordinatorServiceServer::new(
             CoordinatorServer::new(settling),
         ))
+        .add_service(ProjectorCoordinatorServiceServer::new(coordinators.clone()))
+        .add_service(SagaCoordinatorServiceServer::new(coordinators.clone()))
+        .add_service(ProcessManagerCoordinatorServiceServer::new(coordinators))
         .add_service(EventQueryServiceServer::new(QueryServer::new(
             EventQueries::new(adapters.store.clone()),
         )))
@@ -141,7 +166,7 @@ fn shop_application() -> Application {
 #[derive(Debug)]
 struct Settling {
     router: Arc<dyn CommandRouter>,
-    triggers: Triggers,
+    triggers: Arc<Triggers>,
     subscriptions: Vec<(Kind, String, MemorySubscription)>,
 }
 
@@ -180,9 +205,26 @@ impl Settling {
 impl CommandRouter for Settling {
     async fn send(&self, request: CommandRequest) -> Result<CommandResponse> {
         let answer = self.router.send(request).await;
+        self.settled().await;
+        answer
+    }
+
+    async fn inject(&self, request: EventRequest) -> Result<FactInjectionResponse> {
+        let answer = self.router.inject(request).await;
+        self.settled().await;
+        answer
+    }
+
+    async fn speculate(&self, request: SpeculateCommandHandlerRequest) -> Result<CommandResponse> {
+        self.router.speculate(request).await
+    }
+}
+
+impl Settling {
+    /// [`Settling::settle`], a failure reported.
+    async fn settled(&self) {
         if let Err(error) = self.settle().await {
             eprintln!("delivery failed (delivered again after the next command): {error}");
         }
-        answer
     }
 }

@@ -136,9 +136,8 @@ impl App {
             } else {
                 self.remote.clone()
             };
-            let triggers = Triggers::new(
-                self.adapters.guard.clone(),
-                self.adapters.policy,
+            let triggers = Triggers::from_adapters(
+                &self.adapters,
                 commands,
                 Arc::new(self.dead_letters.clone()),
             )

@@ -1,4 +1,4 @@
-//! The Pub/Sub push endpoints of projectors and sagas: each push names its
+//! The Pub/Sub push endpoints of projectors, sagas and process managers: each push names its
 //! handler by path and goes through the host's one delivery path
 //! ([`angzarr_host::Triggers`]: domain filter, firing guard, counts); the
 //! answer is 2xx only once the work is done (or was done before), so a
@@ -23,8 +23,14 @@ pub fn saga_path(name: &str) -> String {
     format!("/push/sagas/{name}")
 }
 
-/// `POST /push/projectors/{name}` for each projector and `POST
-/// /push/sagas/{name}` for each saga of `triggers`.
+/// The push path of process manager `name`.
+pub fn process_manager_path(name: &str) -> String {
+    format!("/push/process-managers/{name}")
+}
+
+/// `POST /push/projectors/{name}` for each projector, `POST
+/// /push/sagas/{name}` for each saga and `POST /push/process-managers/{name}`
+/// for each process manager of `triggers`.
 pub(crate) fn routes(triggers: &Arc<Triggers>, auth: Option<&PushAuth>) -> Router {
     let projectors = triggers
         .projectors()
@@ -34,10 +40,15 @@ pub(crate) fn routes(triggers: &Arc<Triggers>, auth: Option<&PushAuth>) -> Route
         .sagas()
         .iter()
         .map(|s| (Kind::Saga, s.handler.name().to_owned()));
+    let process_managers = triggers
+        .process_managers()
+        .iter()
+        .map(|p| (Kind::ProcessManager, p.handler.name().to_owned()));
     let mut router = Router::new();
-    for (kind, name) in projectors.chain(sagas) {
+    for (kind, name) in projectors.chain(sagas).chain(process_managers) {
         let path = match kind {
             Kind::Saga => saga_path(&name),
+            Kind::ProcessManager => process_manager_path(&name),
             _ => projector_path(&name),
         };
         let triggers = triggers.clone();

@@ -74,13 +74,10 @@ pub async fn triggers(
     } else {
         Arc::new(NoCommands) as Arc<dyn CommandRouter>
     };
-    Ok(Triggers::new(
-        adapters.host.guard.clone(),
-        adapters.host.policy,
-        router,
-        Arc::new(MemoryDeadLetters::new()),
+    Ok(
+        Triggers::from_adapters(&adapters.host, router, Arc::new(MemoryDeadLetters::new()))
+            .with_application(app, projectors, sagas),
     )
-    .with_application(app, projectors, sagas))
 }
 
 /// The projector trigger sends no commands.

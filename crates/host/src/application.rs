@@ -7,7 +7,8 @@ use std::sync::Arc;
 use angzarr_core::Result;
 use angzarr_gateway::TypeRegistry;
 use angzarr_runtime::{
-    AggregateCoordinator, AggregateCoordinatorBuilder, CommandHandler, Projector, Saga, Upcaster,
+    AggregateCoordinator, AggregateCoordinatorBuilder, CommandHandler, ProcessManager, Projector,
+    Saga, Upcaster,
 };
 
 use crate::child::ChildProcess;
@@ -22,6 +23,8 @@ pub enum Kind {
     Projector,
     /// A saga.
     Saga,
+    /// A process manager.
+    ProcessManager,
     /// The upcaster.
     Upcaster,
 }
@@ -32,7 +35,7 @@ impl Kind {
         match self {
             Kind::Aggregate | Kind::Upcaster => role.runs_aggregates(),
             Kind::Projector => role.runs_projectors(),
-            Kind::Saga => role.runs_sagas(),
+            Kind::Saga | Kind::ProcessManager => role.runs_sagas(),
         }
     }
 }
@@ -48,6 +51,9 @@ pub struct Subscribed<T: ?Sized> {
     /// For projectors: also run before the answer of `SYNC_MODE_SIMPLE`
     /// commands where the aggregate runs (the per-request topology).
     pub synchronous: bool,
+    /// For process managers: the most destinations one `Prepare` may name
+    /// (`None`: [`angzarr_runtime::process::DEFAULT_MAX_DESTINATIONS`]).
+    pub max_destinations: Option<usize>,
 }
 
 impl<T: ?Sized> Clone for Subscribed<T> {
@@ -56,6 +62,7 @@ impl<T: ?Sized> Clone for Subscribed<T> {
             handler: self.handler.clone(),
             domains: self.domains.clone(),
             synchronous: self.synchronous,
+            max_destinations: self.max_destinations,
         }
     }
 }
@@ -71,6 +78,7 @@ impl<T: ?Sized> Subscribed<T> {
             handler,
             domains: domains.into_iter().map(Into::into).collect(),
             synchronous: false,
+            max_destinations: None,
         }
     }
 
@@ -135,6 +143,7 @@ pub struct Application {
     aggregates: Vec<(String, Arc<dyn CommandHandler>)>,
     projectors: Vec<Subscribed<dyn Projector>>,
     sagas: Vec<Subscribed<dyn Saga>>,
+    process_managers: Vec<Subscribed<dyn ProcessManager>>,
     upcaster: Option<Arc<dyn Upcaster>>,
     types: Types,
     children: Vec<(Kind, Arc<ChildProcess>)>,
@@ -153,6 +162,7 @@ impl Application {
             aggregates: Vec::new(),
             projectors: Vec::new(),
             sagas: Vec::new(),
+            process_managers: Vec::new(),
             upcaster: None,
             types: Types::Contract,
             children: Vec::new(),
@@ -211,6 +221,26 @@ impl Application {
         let name = saga.name().to_owned();
         self.sagas.retain(|s| s.handler.name() != name);
         self.sagas.push(Subscribed::new(saga, domains));
+        self
+    }
+
+    /// A process manager triggered by the books of `domains` (empty: all),
+    /// replacing an earlier one of the same name. Its state is kept in the
+    /// event store as domain `pm.name()`.
+    pub fn process_manager<I, S>(self, pm: Arc<dyn ProcessManager>, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_process_manager(Subscribed::new(pm, domains))
+    }
+
+    /// A process manager as [`Application::process_manager`], with its
+    /// subscription (and destination limit) given.
+    pub fn with_process_manager(mut self, entry: Subscribed<dyn ProcessManager>) -> Self {
+        let name = entry.handler.name().to_owned();
+        self.process_managers.retain(|p| p.handler.name() != name);
+        self.process_managers.push(entry);
         self
     }
 
@@ -303,6 +333,11 @@ impl Application {
         &self.sagas
     }
 
+    /// The process managers with their trigger domains.
+    pub fn process_managers(&self) -> &[Subscribed<dyn ProcessManager>] {
+        &self.process_managers
+    }
+
     /// The upcaster, if any.
     pub fn upcaster_handler(&self) -> Option<&Arc<dyn Upcaster>> {
         self.upcaster.as_ref()
@@ -313,8 +348,9 @@ impl Application {
         &self.types
     }
 
-    /// Every domain events are published on or read from: the aggregates'
-    /// and the projectors' and sagas' sources.
+    /// Every domain events are published on or read from: the aggregates',
+    /// the process managers' (their state), and the sources of projectors,
+    /// sagas and process managers.
     pub fn event_domains(&self) -> BTreeSet<String> {
         let mut domains: BTreeSet<String> = self.aggregate_domains().into_iter().collect();
         for entry in &self.projectors {
@@ -322,6 +358,11 @@ impl Application {
         }
         for entry in &self.sagas {
             domains.extend(entry.domains.iter().cloned());
+        }
+        for entry in &self.process_managers {
+            domains.extend(entry.domains.iter().cloned());
+            // Its state's events are published too.
+            domains.insert(entry.handler.name().to_owned());
         }
         domains
     }

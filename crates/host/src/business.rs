@@ -7,6 +7,8 @@
 //!   aggregates: { cart: { grpc: "http://127.0.0.1:50051" } }
 //!   projectors: { order-summary: { grpc: "http://127.0.0.1:50052", domains: [order, fulfillment] } }
 //!   sagas:      { fulfillment: { grpc: "http://127.0.0.1:50053", domains: [order] } }
+//!   process_managers:
+//!     order-workflow: { grpc: "http://127.0.0.1:50055", domains: [order, stock], max_destinations: 4 }
 //!   upcaster:   { grpc: "http://127.0.0.1:50054" }
 //!   descriptors: /etc/angzarr/types.binpb   # FileDescriptorSet for the JSON API (optional)
 //!   timeout_ms: 10000                       # deadline of each call
@@ -15,7 +17,7 @@
 //!
 //! Each component is a service of the wire contract
 //! (`angzarr.CommandHandlerService`, `ProjectorService`, `SagaService`,
-//! `UpcasterService`), either at a `grpc` URL (`http://` or `https://`) or
+//! `ProcessManagerService`, `UpcasterService`), either at a `grpc` URL (`http://` or `https://`) or
 //! started by the host itself from a `command`, reached over a Unix socket
 //! (see [`crate::ChildProcess`]) — the way business logic runs beside a
 //! Lambda function:
@@ -27,9 +29,11 @@
 //! ```
 //!
 //! `socket` is `auto` (a fresh path in the temporary directory, the default)
-//! or a path; the process finds it in `ANGZARR_SOCKET`. A projector or saga
-//! is known by its name (the map key), which is part of its firing-guard
-//! keys; `domains` lists its source domains (empty or absent: every domain).
+//! or a path; the process finds it in `ANGZARR_SOCKET`. A projector, saga or
+//! process manager is known by its name (the map key), which is part of its
+//! firing-guard keys (and a process manager's state domain); `domains` lists
+//! its source domains (empty or absent: every domain). `max_destinations`
+//! (process managers only; default 16) bounds what one `Prepare` may name.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,12 +43,12 @@ use std::time::Duration;
 use angzarr_core::{Error, Result};
 use angzarr_gateway::TypeRegistry;
 use angzarr_runtime::grpc::client::{
-    GrpcCommandHandler, GrpcProjector, GrpcSaga, GrpcTarget, GrpcUpcaster,
+    GrpcCommandHandler, GrpcProcessManager, GrpcProjector, GrpcSaga, GrpcTarget, GrpcUpcaster,
 };
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::application::{Application, Kind, Types};
+use crate::application::{Application, Kind, Subscribed, Types};
 use crate::child::ChildProcess;
 
 /// The section's name in the configuration tree.
@@ -60,6 +64,8 @@ pub struct BusinessConfig {
     pub projectors: BTreeMap<String, Subscriber>,
     /// Sagas by name.
     pub sagas: BTreeMap<String, Subscriber>,
+    /// Process managers by name (the domain of their state).
+    pub process_managers: BTreeMap<String, Subscriber>,
     /// The upcaster applied to every domain's events.
     pub upcaster: Option<Component>,
     /// A file holding an encoded `google.protobuf.FileDescriptorSet` with the
@@ -78,6 +84,7 @@ impl Default for BusinessConfig {
             aggregates: BTreeMap::new(),
             projectors: BTreeMap::new(),
             sagas: BTreeMap::new(),
+            process_managers: BTreeMap::new(),
             upcaster: None,
             descriptors: None,
             timeout_ms: 10_000,
@@ -117,6 +124,8 @@ pub struct Subscriber {
     /// Projectors only: also run before the answer of `SYNC_MODE_SIMPLE`
     /// commands where the aggregates run.
     pub synchronous: bool,
+    /// Process managers only: the most destinations one `Prepare` may name.
+    pub max_destinations: Option<usize>,
 }
 
 impl Subscriber {
@@ -142,6 +151,7 @@ impl BusinessConfig {
         self.aggregates.is_empty()
             && self.projectors.is_empty()
             && self.sagas.is_empty()
+            && self.process_managers.is_empty()
             && self.upcaster.is_none()
             && self.descriptors.is_none()
     }
@@ -187,6 +197,7 @@ impl BusinessConfig {
                 name,
                 &subscriber.component(),
             )?;
+            only_process_managers(&key, subscriber)?;
             let projector = Arc::new(GrpcProjector::new(target.with_timeout(timeout)));
             app = if subscriber.synchronous {
                 app.sync_projector(projector, subscriber.domains.clone())
@@ -203,11 +214,42 @@ impl BusinessConfig {
                     "only projectors run synchronously",
                 ));
             }
+            only_process_managers(&key, subscriber)?;
             let target = self.target(&mut app, Kind::Saga, &key, name, &subscriber.component())?;
             app = app.saga(
                 Arc::new(GrpcSaga::new(target.with_timeout(timeout))),
                 subscriber.domains.clone(),
             );
+        }
+        for (name, subscriber) in &self.process_managers {
+            let key = format!("business.process_managers.{name}");
+            check_domains(&key, &subscriber.domains)?;
+            if subscriber.synchronous {
+                return Err(Error::config(
+                    format!("{key}.synchronous"),
+                    "only projectors run synchronously",
+                ));
+            }
+            if subscriber.domains.iter().any(|d| d == name) {
+                return Err(Error::config(
+                    format!("{key}.domains"),
+                    "a process manager is not triggered by its own state's domain",
+                ));
+            }
+            let target = self.target(
+                &mut app,
+                Kind::ProcessManager,
+                &key,
+                name,
+                &subscriber.component(),
+            )?;
+            let mut entry = Subscribed::new(
+                Arc::new(GrpcProcessManager::new(target.with_timeout(timeout)))
+                    as Arc<dyn angzarr_runtime::ProcessManager>,
+                subscriber.domains.clone(),
+            );
+            entry.max_destinations = subscriber.max_destinations;
+            app = app.with_process_manager(entry);
         }
         if let Some(component) = &self.upcaster {
             let target = self.target(
@@ -284,6 +326,17 @@ impl BusinessConfig {
             )),
         }
     }
+}
+
+/// `max_destinations` is for process managers.
+fn only_process_managers(key: &str, subscriber: &Subscriber) -> Result<()> {
+    if subscriber.max_destinations.is_some() {
+        return Err(Error::config(
+            format!("{key}.max_destinations"),
+            "only process managers name destinations",
+        ));
+    }
+    Ok(())
 }
 
 fn check_domains(key: &str, domains: &[String]) -> Result<()> {

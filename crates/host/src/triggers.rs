@@ -16,10 +16,11 @@ use angzarr_core::proto::EventBook;
 use angzarr_core::{AggregateKey, Error, FiringGuard, Result};
 use angzarr_runtime::dead_letter::DeadLetterSink;
 use angzarr_runtime::{
-    CommandRouter, FiringPolicy, Guarded, Projector, ProjectorDispatch, Saga, SagaDispatch,
+    CommandRouter, FiringPolicy, Guarded, ProcessManager, ProcessManagerDispatch, Projector,
+    ProjectorDispatch, Saga, SagaDispatch,
 };
 
-use crate::{Application, Kind, Subscribed};
+use crate::{Adapters, Application, Kind, Subscribed};
 
 /// What one handler's deliveries came to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,8 +35,12 @@ pub struct Counts {
     pub skipped: u64,
     /// Saga commands sent.
     pub commands_sent: u64,
-    /// Saga commands refused for good, kept as dead letters.
+    /// Saga and process-manager commands and facts refused for good, and
+    /// triggers a process manager's `Prepare` made refused, kept as dead
+    /// letters.
     pub dead_lettered: u64,
+    /// Process-manager events appended to its state.
+    pub process_events: u64,
 }
 
 /// Per-handler delivery counts of one process, for logs, tests and demos
@@ -87,13 +92,25 @@ pub struct DeliveryReport {
     pub duplicates: Vec<String>,
 }
 
-/// Delivers books to projectors and sagas.
+/// What the dispatches of [`Triggers`] are built from.
+#[derive(Debug)]
+struct Parts {
+    guard: Arc<dyn FiringGuard>,
+    policy: FiringPolicy,
+    router: Arc<dyn CommandRouter>,
+    dead_letters: Arc<dyn DeadLetterSink>,
+}
+
+/// Delivers books to projectors, sagas and process managers.
 #[derive(Debug)]
 pub struct Triggers {
     projectors: Vec<Subscribed<dyn Projector>>,
     sagas: Vec<Subscribed<dyn Saga>>,
+    process_managers: Vec<Subscribed<dyn ProcessManager>>,
     projector_dispatch: ProjectorDispatch,
     saga_dispatch: SagaDispatch,
+    process_dispatch: Option<ProcessManagerDispatch>,
+    parts: Parts,
     stats: TriggerStats,
 }
 
@@ -109,21 +126,99 @@ impl Triggers {
         Self {
             projectors: Vec::new(),
             sagas: Vec::new(),
+            process_managers: Vec::new(),
             projector_dispatch: ProjectorDispatch::new(guard.clone(), policy),
-            saga_dispatch: SagaDispatch::new(guard, policy, router, dead_letters),
+            saga_dispatch: SagaDispatch::new(
+                guard.clone(),
+                policy,
+                router.clone(),
+                dead_letters.clone(),
+            ),
+            process_dispatch: None,
+            parts: Parts {
+                guard,
+                policy,
+                router,
+                dead_letters,
+            },
             stats: TriggerStats::default(),
         }
     }
 
-    /// Adds `app`'s projectors (with `projectors`) and sagas (with `sagas`).
+    /// The triggers of a host: keyed through `adapters`' firing guard, with
+    /// process managers' state kept in its event store and published on its
+    /// bus, commands sent through `router`, refusals to `dead_letters`.
+    pub fn from_adapters(
+        adapters: &Adapters,
+        router: Arc<dyn CommandRouter>,
+        dead_letters: Arc<dyn DeadLetterSink>,
+    ) -> Self {
+        Self::new(
+            adapters.guard.clone(),
+            adapters.policy,
+            router,
+            dead_letters,
+        )
+        .process_state(adapters.store.clone(), adapters.bus.clone())
+    }
+
+    /// Keeps process managers' state in `store`, publishing it on `bus`
+    /// (without, delivering to a process manager fails).
+    pub fn process_state(
+        mut self,
+        store: Arc<dyn angzarr_core::EventStore>,
+        bus: Arc<dyn angzarr_core::EventBus>,
+    ) -> Self {
+        let parts = &self.parts;
+        self.process_dispatch = Some(ProcessManagerDispatch::new(
+            parts.guard.clone(),
+            parts.policy,
+            parts.router.clone(),
+            parts.dead_letters.clone(),
+            store,
+            bus,
+        ));
+        self
+    }
+
+    /// Adds `app`'s projectors (with `projectors`), and its sagas and
+    /// process managers (with `sagas`).
     pub fn with_application(mut self, app: &Application, projectors: bool, sagas: bool) -> Self {
         if projectors {
             self.projectors.extend(app.projectors().iter().cloned());
         }
         if sagas {
             self.sagas.extend(app.sagas().iter().cloned());
+            self.process_managers
+                .extend(app.process_managers().iter().cloned());
         }
         self
+    }
+
+    /// Adds a process manager.
+    pub fn process_manager(mut self, pm: Subscribed<dyn ProcessManager>) -> Self {
+        self.process_managers.push(pm);
+        self
+    }
+
+    /// The process managers delivered to.
+    pub fn process_managers(&self) -> &[Subscribed<dyn ProcessManager>] {
+        &self.process_managers
+    }
+
+    /// The process-manager dispatch, when the triggers keep their state.
+    pub fn process_dispatch(&self) -> Option<&ProcessManagerDispatch> {
+        self.process_dispatch.as_ref()
+    }
+
+    /// The projector dispatch.
+    pub fn projector_dispatch(&self) -> &ProjectorDispatch {
+        &self.projector_dispatch
+    }
+
+    /// The saga dispatch.
+    pub fn saga_dispatch(&self) -> &SagaDispatch {
+        &self.saga_dispatch
     }
 
     /// Adds a projector.
@@ -171,6 +266,7 @@ impl Triggers {
             .iter()
             .map(Handler::Projector)
             .chain(self.sagas.iter().map(Handler::Saga))
+            .chain(self.process_managers.iter().map(Handler::Process))
             .filter(|handler| handler.wants(&domain));
         for handler in handlers {
             let name = handler.name();
@@ -211,17 +307,22 @@ impl Triggers {
                 .iter()
                 .map(Handler::Saga)
                 .find(|h| h.name() == name),
+            Kind::ProcessManager => self
+                .process_managers
+                .iter()
+                .map(Handler::Process)
+                .find(|h| h.name() == name),
             Kind::Aggregate | Kind::Upcaster => {
                 return Err(Error::invalid_argument(format!(
-                    "`{name}`: only projectors and sagas receive deliveries"
+                    "`{name}`: only projectors, sagas and process managers receive deliveries"
                 )));
             }
         };
         let handler = handler.ok_or_else(|| {
-            let kind = if kind == Kind::Saga {
-                "saga"
-            } else {
-                "projector"
+            let kind = match kind {
+                Kind::Saga => "saga",
+                Kind::ProcessManager => "process manager",
+                _ => "projector",
             };
             Error::NotFound(format!("no {kind} `{name}` is hosted here"))
         })?;
@@ -261,6 +362,35 @@ impl Triggers {
                         });
                     })
                 }),
+            Handler::Process(entry) => match &self.process_dispatch {
+                None => Err(Error::Unsupported {
+                    backend: "triggers".into(),
+                    operation: format!(
+                        "delivering to process manager `{name}` without an event store for its \
+                         state (build the triggers with Triggers::from_adapters)"
+                    )
+                    .into(),
+                }),
+                Some(dispatch) => dispatch
+                    .deliver(entry.handler.as_ref(), entry.max_destinations, book)
+                    .await
+                    .map(|guarded| {
+                        done(guarded, |outcome| {
+                            let events = outcome
+                                .decision
+                                .process_events
+                                .as_ref()
+                                .map_or(0, |b| b.pages.len() as u64);
+                            let sent = outcome.sent.len() as u64;
+                            let dead = outcome.dead_lettered as u64;
+                            self.stats.update(name, |c| {
+                                c.commands_sent += sent;
+                                c.dead_lettered += dead;
+                                c.process_events += events;
+                            });
+                        })
+                    }),
+            },
         };
         self.record(name, message_id, outcome)
     }
@@ -316,11 +446,12 @@ fn done<T>(guarded: Guarded<T>, f: impl FnOnce(T)) -> Guarded<()> {
     }
 }
 
-/// A projector or a saga of [`Triggers`].
+/// A projector, saga or process manager of [`Triggers`].
 #[derive(Clone, Copy)]
 enum Handler<'a> {
     Projector(&'a Subscribed<dyn Projector>),
     Saga(&'a Subscribed<dyn Saga>),
+    Process(&'a Subscribed<dyn ProcessManager>),
 }
 
 impl Handler<'_> {
@@ -328,6 +459,7 @@ impl Handler<'_> {
         match self {
             Handler::Projector(entry) => entry.handler.name(),
             Handler::Saga(entry) => entry.handler.name(),
+            Handler::Process(entry) => entry.handler.name(),
         }
     }
 
@@ -335,6 +467,8 @@ impl Handler<'_> {
         match self {
             Handler::Projector(entry) => entry.wants(domain),
             Handler::Saga(entry) => entry.wants(domain),
+            // Never its own state's events: it would trigger itself.
+            Handler::Process(entry) => domain != entry.handler.name() && entry.wants(domain),
         }
     }
 }

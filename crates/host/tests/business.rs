@@ -11,15 +11,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use angzarr_core::Error;
-use angzarr_core::memory::{MemoryBus, MemoryEventStore};
+use angzarr_core::memory::{MemoryBus, MemoryEventStore, MemoryFiringGuard};
 use angzarr_core::proto::command_handler_service_server::CommandHandlerServiceServer;
+use angzarr_core::proto::process_manager_service_server::ProcessManagerServiceServer;
 use angzarr_core::proto::projector_service_server::ProjectorServiceServer;
 use angzarr_core::proto::{CommandRequest, EventBook, Projection};
-use angzarr_host::{Application, BusinessConfig};
-use angzarr_runtime::authoring::{AggregateLogic, command, event, reject};
-use angzarr_runtime::grpc::server::{CommandHandlerServer, ProjectorServer};
-use angzarr_runtime::{AggregateCoordinator, Projector};
+use angzarr_core::{AggregateKey, Error, EventStoreExt};
+use angzarr_host::{Application, BusinessConfig, Triggers};
+use angzarr_runtime::authoring::{
+    AggregateLogic, ProcessDecision, ProcessManagerLogic, command, event, reject,
+};
+use angzarr_runtime::grpc::server::{CommandHandlerServer, ProcessManagerServer, ProjectorServer};
+use angzarr_runtime::process::state_root;
+use angzarr_runtime::{AggregateCoordinator, MemoryDeadLetters, Projector};
 use async_trait::async_trait;
 use figment::Figment;
 use figment::providers::{Format, Yaml};
@@ -146,6 +150,92 @@ async fn configured_grpc_components_are_the_applications_handlers() {
     assert_eq!(counting.0.load(Ordering::SeqCst), 1);
 }
 
+/// A process manager that counts, in its own state, the `Added` events of
+/// each workflow and asks for one more `Add` on the counter each time.
+fn tally() -> ProcessManagerLogic<Total> {
+    ProcessManagerLogic::<Total>::new("tally")
+        .apply(|state: &mut Total, e: Added| state.total += e.amount)
+        .prepare(|_, context, _: Added| Ok(vec![context.key.cover("")]))
+        .on(|_state: &Total, context, e: Added| {
+            Ok(ProcessDecision {
+                events: vec![event(&Added { amount: e.amount })],
+                commands: vec![command(
+                    "counter",
+                    context.event.key.root,
+                    "",
+                    &Add { amount: 1 },
+                )],
+                facts: Vec::new(),
+            })
+        })
+}
+
+#[tokio::test]
+async fn a_configured_process_manager_is_hosted_with_its_state_and_limit() {
+    let aggregate = serve(tonic::transport::Server::builder().add_service(
+        CommandHandlerServiceServer::new(CommandHandlerServer(Arc::new(counter()))),
+    ))
+    .await;
+    let pm = serve(tonic::transport::Server::builder().add_service(
+        ProcessManagerServiceServer::new(ProcessManagerServer(Arc::new(tally()))),
+    ))
+    .await;
+    let config = business(&format!(
+        "business:
+           aggregates: {{ counter: {{ grpc: '{aggregate}' }} }}
+           process_managers: {{ tally: {{ grpc: '{pm}', domains: [counter], max_destinations: 1 }} }}"
+    ))
+    .unwrap();
+    let app = config.apply(Application::new()).unwrap();
+    assert_eq!(app.process_managers().len(), 1);
+    assert_eq!(app.process_managers()[0].max_destinations, Some(1));
+    assert!(
+        app.event_domains().contains("tally"),
+        "its state is published"
+    );
+
+    let store = Arc::new(MemoryEventStore::new());
+    let bus = Arc::new(MemoryBus::new());
+    let mut builder = AggregateCoordinator::builder(store.clone(), bus.clone());
+    for (domain, handler) in app.aggregates() {
+        builder = builder.handler(domain, handler.clone());
+    }
+    let coordinator = Arc::new(builder.build());
+    let triggers = Triggers::new(
+        Arc::new(MemoryFiringGuard::new()),
+        Default::default(),
+        coordinator.clone(),
+        Arc::new(MemoryDeadLetters::new()),
+    )
+    .process_state(store.clone(), bus)
+    .with_application(&app, false, true);
+
+    let root = uuid::Uuid::new_v4();
+    let mut request = add(root, 5);
+    request
+        .command
+        .as_mut()
+        .unwrap()
+        .cover
+        .as_mut()
+        .unwrap()
+        .correlation_id = "flow-1".into();
+    let book = coordinator.handle(request).await.unwrap().events.unwrap();
+    let report = triggers.deliver("m1", book).await.unwrap();
+    assert_eq!(report.done, ["tally"]);
+    let counts = triggers.stats().get("tally");
+    assert_eq!((counts.commands_sent, counts.process_events), (1, 1));
+
+    let state = AggregateKey::new("tally", state_root("tally", "flow-1")).unwrap();
+    assert_eq!(store.load_all(&state).await.unwrap().len(), 1);
+    let counter = AggregateKey::new("counter", root).unwrap();
+    assert_eq!(
+        store.load_all(&counter).await.unwrap().len(),
+        2,
+        "its command ran"
+    );
+}
+
 #[tokio::test]
 async fn a_configured_component_replaces_the_codes_of_the_same_name() {
     let url = serve(tonic::transport::Server::builder().add_service(
@@ -238,6 +328,16 @@ fn bad_entries_refuse_to_start_naming_the_key() {
             "business: { sagas: { s: { grpc: 'http://127.0.0.1:1', synchronous: true } } }",
             "business.sagas.s.synchronous",
             "only projectors",
+        ),
+        (
+            "business: { process_managers: { pm: { grpc: 'http://127.0.0.1:1', domains: [pm] } } }",
+            "business.process_managers.pm.domains",
+            "its own state",
+        ),
+        (
+            "business: { sagas: { s: { grpc: 'http://127.0.0.1:1', max_destinations: 2 } } }",
+            "business.sagas.s.max_destinations",
+            "only process managers",
         ),
         (
             "business: { timeout_ms: 0 }",

@@ -1,4 +1,5 @@
-//! Delivering event books to projectors and sagas, once in effect.
+//! Delivering event books to projectors and sagas (and, in [`crate::process`],
+//! process managers), once in effect.
 //!
 //! Deliveries are at least once. Each goes through the firing guard, keyed by
 //! the handler's name and the book's identity
@@ -10,9 +11,12 @@ use std::time::Duration;
 
 use angzarr_core::config::FiringGuardConfig;
 use angzarr_core::guard::firing_key;
+use angzarr_core::proto::angzarr_dead_letter::Payload;
+use angzarr_core::proto::page_header::SequenceType;
 use angzarr_core::proto::{
-    AngzarrDeadLetter, CommandRequest, CommandResponse, EventBook, Projection, SagaHandleRequest,
-    SyncMode,
+    AngzarrDeadLetter, CommandBook, CommandRequest, CommandResponse, Cover, Edition, EventBook,
+    EventRequest, ExternalDeferredSequence, FactInjectionResponse, PageHeader, Projection,
+    SagaHandleRequest, SagaResponse, SyncMode,
 };
 use angzarr_core::{Acquisition, Error, FiringGuard, Result};
 use tracing::{info, warn};
@@ -123,20 +127,22 @@ impl ProjectorDispatch {
 /// What a saga delivery did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SagaOutcome {
+    /// What the saga answered.
+    pub response: SagaResponse,
     /// Answers of the commands sent now (commands sent by an earlier,
     /// failed delivery are not sent again).
     pub sent: Vec<CommandResponse>,
-    /// Commands that could not be delivered and went to the dead letters.
+    /// Answers of the facts (the saga's `events`) injected now.
+    pub facts: Vec<FactInjectionResponse>,
+    /// Commands and facts that could not be delivered and went to the dead
+    /// letters.
     pub dead_lettered: usize,
 }
 
 /// Delivers books to sagas and routes the commands they answer.
 #[derive(Debug)]
 pub struct SagaDispatch {
-    guard: Arc<dyn FiringGuard>,
-    policy: FiringPolicy,
-    router: Arc<dyn CommandRouter>,
-    dead_letters: Arc<dyn DeadLetterSink>,
+    outbound: Outbound,
 }
 
 impl SagaDispatch {
@@ -149,105 +155,238 @@ impl SagaDispatch {
         dead_letters: Arc<dyn DeadLetterSink>,
     ) -> Self {
         Self {
-            guard,
-            policy,
-            router,
-            dead_letters,
+            outbound: Outbound {
+                guard,
+                policy,
+                router,
+                dead_letters,
+            },
         }
     }
 
     /// Delivers `book` to `saga` once, and sends its commands, each at most
     /// once: a redelivery after a partial failure skips the commands already
-    /// sent. Commands keep the source book's correlation id. A command its
-    /// target refuses for good (unknown domain, rejection, bad input) becomes
-    /// a dead letter; a retriable failure fails the delivery, to be retried.
+    /// sent. Commands keep the source book's correlation id and edition. A
+    /// command its target refuses for good (unknown domain, rejection, bad
+    /// input) becomes a dead letter; a retriable failure fails the delivery,
+    /// to be retried. The saga's `events` are facts, injected into their
+    /// aggregates ([`crate::AggregateCoordinator::inject`]) the same way.
     pub async fn deliver(&self, saga: &dyn Saga, book: EventBook) -> Result<Guarded<SagaOutcome>> {
         let key = firing_key(saga.name(), &book)?;
         run_once(
-            self.guard.as_ref(),
-            self.policy,
+            self.outbound.guard.as_ref(),
+            self.outbound.policy,
             &key,
             self.run(saga, &key, book),
         )
         .await
     }
 
+    /// What `saga` answers for `request`, sending nothing
+    /// (`SagaCoordinatorService/ExecuteSpeculative`).
+    pub async fn speculate(
+        &self,
+        saga: &dyn Saga,
+        request: SagaHandleRequest,
+    ) -> Result<SagaResponse> {
+        saga.handle(request).await
+    }
+
     async fn run(&self, saga: &dyn Saga, key: &str, book: EventBook) -> Result<SagaOutcome> {
-        let correlation_id = book
-            .cover
-            .as_ref()
-            .map(|c| c.correlation_id.clone())
-            .unwrap_or_default();
-        // A saga's commands stay on the source's timeline.
-        let edition = book.cover.as_ref().and_then(|c| c.edition.clone());
+        let source = Origin::of(saga.name(), "saga", key, &book);
         let response = saga
             .handle(SagaHandleRequest {
-                source: Some(book.clone()),
+                source: Some(book),
                 sync_mode: SyncMode::Async as i32,
                 ..Default::default()
             })
             .await?;
-        if !response.events.is_empty() {
-            warn!(
-                saga = saga.name(),
-                "saga returned events of its own; they are not stored"
-            );
+        let (sent, dead_commands) = self
+            .outbound
+            .send_commands(&source, response.commands.clone())
+            .await?;
+        let (facts, dead_facts) = self
+            .outbound
+            .inject_facts(&source, response.events.clone())
+            .await?;
+        Ok(SagaOutcome {
+            response,
+            sent,
+            facts,
+            dead_lettered: dead_commands + dead_facts,
+        })
+    }
+}
+
+/// Where the commands and facts of one delivery come from: the handler, and
+/// the correlation id and edition they inherit.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin<'a> {
+    /// The handler's name.
+    pub name: &'a str,
+    /// `saga` or `process_manager`, in dead letters.
+    pub kind: &'a str,
+    /// The delivery's firing key: the prefix of its commands' and facts' keys.
+    pub key: &'a str,
+    pub correlation_id: String,
+    pub edition: Option<Edition>,
+}
+
+impl<'a> Origin<'a> {
+    pub fn of(name: &'a str, kind: &'a str, key: &'a str, book: &EventBook) -> Self {
+        Self {
+            name,
+            kind,
+            key,
+            correlation_id: book
+                .cover
+                .as_ref()
+                .map(|c| c.correlation_id.clone())
+                .unwrap_or_default(),
+            // A handler's commands stay on the source's timeline.
+            edition: book.cover.as_ref().and_then(|c| c.edition.clone()),
         }
-        let mut outcome = SagaOutcome::default();
-        for (index, mut command) in response.commands.into_iter().enumerate() {
+    }
+
+    fn stamp(&self, cover: &mut Cover) {
+        cover.correlation_id.clone_from(&self.correlation_id);
+        if self.edition.is_some() {
+            cover.edition.clone_from(&self.edition);
+        }
+    }
+}
+
+/// Sends a handler's commands and injects its facts, each at most once per
+/// delivery, dead-lettering what is refused for good.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    pub guard: Arc<dyn FiringGuard>,
+    pub policy: FiringPolicy,
+    pub router: Arc<dyn CommandRouter>,
+    pub dead_letters: Arc<dyn DeadLetterSink>,
+}
+
+impl Outbound {
+    /// Sends `commands`, each keyed `{key}/command/{index}`; answers the
+    /// responses of those sent now and how many went to the dead letters.
+    pub async fn send_commands(
+        &self,
+        origin: &Origin<'_>,
+        commands: Vec<CommandBook>,
+    ) -> Result<(Vec<CommandResponse>, usize)> {
+        let mut sent = Vec::new();
+        let mut dead = 0;
+        for (index, mut command) in commands.into_iter().enumerate() {
             if let Some(cover) = command.cover.as_mut() {
-                cover.correlation_id.clone_from(&correlation_id);
-                if edition.is_some() {
-                    cover.edition.clone_from(&edition);
-                }
+                origin.stamp(cover);
             }
             let request = CommandRequest {
                 command: Some(command.clone()),
                 ..Default::default()
             };
-            let command_key = format!("{key}/command/{index}");
-            let sent = run_once(self.guard.as_ref(), self.policy, &command_key, async {
+            let command_key = format!("{}/command/{index}", origin.key);
+            let outcome = run_once(self.guard.as_ref(), self.policy, &command_key, async {
                 match self.router.send(request).await {
                     Ok(response) => Ok(Some(response)),
                     Err(error) if error.is_retriable() => Err(error),
                     Err(error) => {
-                        self.dead_letter(saga.name(), &command, &error).await?;
+                        self.dead_letter(
+                            origin,
+                            Payload::RejectedCommand(command.clone()),
+                            command.cover.clone(),
+                            &error,
+                        )
+                        .await?;
                         Ok(None)
                     }
                 }
             })
             .await?;
-            match sent {
-                Guarded::Done(Some(response)) => outcome.sent.push(response),
-                Guarded::Done(None) => outcome.dead_lettered += 1,
+            match outcome {
+                Guarded::Done(Some(response)) => sent.push(response),
+                Guarded::Done(None) => dead += 1,
                 Guarded::Duplicate => {}
             }
         }
-        Ok(outcome)
+        Ok((sent, dead))
     }
 
-    async fn dead_letter(
+    /// Injects `facts` (books of events for other aggregates). A page with
+    /// no sequence header gets an `external_deferred` one whose id is
+    /// `{key}/fact/{book}/{page}`, so that a redelivery injects nothing twice.
+    pub async fn inject_facts(
         &self,
-        saga: &str,
-        command: &angzarr_core::proto::CommandBook,
+        origin: &Origin<'_>,
+        facts: Vec<EventBook>,
+    ) -> Result<(Vec<FactInjectionResponse>, usize)> {
+        let mut injected = Vec::new();
+        let mut dead = 0;
+        for (index, mut fact) in facts.into_iter().enumerate() {
+            if let Some(cover) = fact.cover.as_mut() {
+                if cover.correlation_id.is_empty() {
+                    cover.correlation_id.clone_from(&origin.correlation_id);
+                }
+                if cover.edition.is_none() {
+                    cover.edition.clone_from(&origin.edition);
+                }
+            }
+            for (page_index, page) in fact.pages.iter_mut().enumerate() {
+                if page
+                    .header
+                    .as_ref()
+                    .is_none_or(|h| h.sequence_type.is_none())
+                {
+                    page.header = Some(PageHeader {
+                        sequence_type: Some(SequenceType::ExternalDeferred(
+                            ExternalDeferredSequence {
+                                external_id: format!("{}/fact/{index}/{page_index}", origin.key),
+                                description: format!("a fact of {} `{}`", origin.kind, origin.name),
+                            },
+                        )),
+                    });
+                }
+            }
+            let request = EventRequest {
+                events: Some(fact.clone()),
+                ..Default::default()
+            };
+            match self.router.inject(request).await {
+                Ok(response) => injected.push(response),
+                Err(error) if error.is_retriable() => return Err(error),
+                Err(error) => {
+                    self.dead_letter(
+                        origin,
+                        Payload::RejectedEvents(fact.clone()),
+                        fact.cover.clone(),
+                        &error,
+                    )
+                    .await?;
+                    dead += 1;
+                }
+            }
+        }
+        Ok((injected, dead))
+    }
+
+    pub async fn dead_letter(
+        &self,
+        origin: &Origin<'_>,
+        payload: Payload,
+        cover: Option<Cover>,
         error: &Error,
     ) -> Result<()> {
-        info!(saga, %error, "saga command sent to the dead letters");
+        info!(handler = origin.name, kind = origin.kind, %error, "sent to the dead letters");
         self.dead_letters
             .send(AngzarrDeadLetter {
-                cover: command.cover.clone(),
-                payload: Some(
-                    angzarr_core::proto::angzarr_dead_letter::Payload::RejectedCommand(
-                        command.clone(),
-                    ),
-                ),
+                cover,
+                payload: Some(payload),
                 rejection_reason: error.to_string(),
                 occurred_at: Some(std::time::SystemTime::now().into()),
                 metadata: [("error_code".to_owned(), error.code().as_str().to_owned())]
                     .into_iter()
                     .collect(),
-                source_component: saga.to_owned(),
-                source_component_type: "saga".to_owned(),
+                source_component: origin.name.to_owned(),
+                source_component_type: origin.kind.to_owned(),
                 ..Default::default()
             })
             .await

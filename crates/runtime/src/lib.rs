@@ -8,6 +8,8 @@
 //! * [`ProjectorDispatch`] and [`SagaDispatch`]: deliveries through the firing
 //!   guard, so duplicates have no second effect; saga commands routed with
 //!   [`CommandRouter`] and refused ones kept as dead letters;
+//! * [`ProcessManagerDispatch`]: process managers, their state an aggregate
+//!   of their own, their commands sent and facts injected;
 //! * [`EventQueries`]: events by range, sequence set, or as of a sequence or time;
 //! * business logic behind one interface ([`logic`]): written in Rust with
 //!   [`authoring`], or any gRPC service speaking the wire contract ([`grpc`]).
@@ -18,6 +20,7 @@ pub mod dead_letter;
 pub mod dispatch;
 pub mod grpc;
 pub mod logic;
+pub mod process;
 pub mod query;
 pub mod retry;
 pub mod router;
@@ -26,7 +29,8 @@ mod state_cache;
 pub use aggregate::{AggregateCoordinator, AggregateCoordinatorBuilder};
 pub use dead_letter::{DeadLetterSink, MemoryDeadLetters};
 pub use dispatch::{FiringPolicy, Guarded, ProjectorDispatch, SagaDispatch, SagaOutcome};
-pub use logic::{CommandHandler, Projector, Saga, Upcaster};
+pub use logic::{CommandHandler, ProcessManager, Projector, Saga, Upcaster};
+pub use process::{ProcessManagerDispatch, ProcessOutcome};
 pub use query::EventQueries;
 pub use retry::RetryPolicy;
 pub use router::{CommandRouter, CommandTransport, DiscoveryRouter, GrpcTransport, command_domain};

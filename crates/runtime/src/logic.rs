@@ -6,8 +6,10 @@ use std::fmt;
 
 use angzarr_core::Result;
 use angzarr_core::proto::{
-    BusinessResponse, ContextualCommand, EventBook, Projection, ReplayRequest, ReplayResponse,
-    SagaHandleRequest, SagaResponse, UpcastRequest, UpcastResponse,
+    BusinessResponse, ContextualCommand, EventBook, ProcessManagerHandleRequest,
+    ProcessManagerHandleResponse, ProcessManagerPrepareRequest, ProcessManagerPrepareResponse,
+    Projection, ReplayRequest, ReplayResponse, SagaHandleRequest, SagaResponse, UpcastRequest,
+    UpcastResponse,
 };
 use async_trait::async_trait;
 
@@ -54,6 +56,29 @@ pub trait Saga: Send + Sync + fmt::Debug {
     fn name(&self) -> &str;
     /// Decides which commands a book of source events causes.
     async fn handle(&self, request: SagaHandleRequest) -> Result<SagaResponse>;
+}
+
+/// A process manager (`ProcessManagerService`): a stateful coordinator of
+/// a workflow across aggregates. Its state is an aggregate of its own
+/// (domain = its name, one per correlation id), which the runtime loads and
+/// appends to; see [`crate::ProcessManagerDispatch`].
+#[async_trait]
+pub trait ProcessManager: Send + Sync + fmt::Debug {
+    /// The process manager's name: the domain of its state, and part of its
+    /// firing-guard keys.
+    fn name(&self) -> &str;
+    /// Names the aggregates whose next sequences [`ProcessManager::handle`]
+    /// needs for a trigger.
+    async fn prepare(
+        &self,
+        request: ProcessManagerPrepareRequest,
+    ) -> Result<ProcessManagerPrepareResponse>;
+    /// Decides, for a trigger and the current state: events of its own,
+    /// commands to send, facts to inject.
+    async fn handle(
+        &self,
+        request: ProcessManagerHandleRequest,
+    ) -> Result<ProcessManagerHandleResponse>;
 }
 
 /// An upcaster (`UpcasterService`): brings stored events to the current schema.

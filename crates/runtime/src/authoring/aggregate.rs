@@ -14,10 +14,9 @@ use async_trait::async_trait;
 use prost::{Message, Name};
 use prost_types::Any;
 
-use super::Decision;
+use super::{Appliers, Decision};
 use crate::logic::CommandHandler;
 
-type Apply<S> = Box<dyn Fn(&mut S, &Any) -> Result<()> + Send + Sync>;
 type Decide<S> = Box<dyn Fn(&S, &Any) -> Decision + Send + Sync>;
 
 /// An aggregate written in Rust: its state `S` (a protobuf message, so it can
@@ -27,7 +26,7 @@ type Decide<S> = Box<dyn Fn(&S, &Any) -> Decision + Send + Sync>;
 /// type with no `handle` is refused with INVALID_ARGUMENT naming the type.
 pub struct AggregateLogic<S> {
     domain: String,
-    appliers: HashMap<String, Apply<S>>,
+    appliers: Appliers<S>,
     deciders: HashMap<String, Decide<S>>,
 }
 
@@ -35,7 +34,7 @@ impl<S> fmt::Debug for AggregateLogic<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AggregateLogic")
             .field("domain", &self.domain)
-            .field("events", &self.appliers.keys().collect::<Vec<_>>())
+            .field("events", &self.appliers.types())
             .field("commands", &self.deciders.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -49,7 +48,7 @@ where
     pub fn new(domain: &str) -> Self {
         Self {
             domain: domain.to_owned(),
-            appliers: HashMap::new(),
+            appliers: Appliers::default(),
             deciders: HashMap::new(),
         }
     }
@@ -60,13 +59,7 @@ where
         E: Message + Name + Default,
         F: Fn(&mut S, E) + Send + Sync + 'static,
     {
-        self.appliers.insert(
-            E::full_name(),
-            Box::new(move |state, event| {
-                apply(state, any::unpack::<E>(event)?);
-                Ok(())
-            }),
-        );
+        self.appliers.insert(apply);
         self
     }
 
@@ -85,23 +78,11 @@ where
 
     /// The state after `snapshot` and `pages`.
     pub fn fold(&self, snapshot: Option<&Snapshot>, pages: &[EventPage]) -> Result<S> {
-        let mut state = match snapshot.and_then(|s| s.state.as_ref()) {
-            Some(state) => any::unpack::<S>(state)?,
-            None => S::default(),
-        };
-        for page in pages {
-            if let Some(EventPayload::Event(event)) = &page.payload {
-                self.apply_event(&mut state, event)?;
-            }
-        }
-        Ok(state)
+        self.appliers.fold(snapshot, pages)
     }
 
     fn apply_event(&self, state: &mut S, event: &Any) -> Result<()> {
-        match self.appliers.get(any::type_name(&event.type_url)) {
-            Some(apply) => apply(state, event),
-            None => Ok(()),
-        }
+        self.appliers.apply(state, event)
     }
 }
 

@@ -14,10 +14,12 @@
 //! `google.protobuf.Any` and are matched by full name.
 
 mod aggregate;
+mod process;
 mod projector;
 mod saga;
 
 pub use aggregate::AggregateLogic;
+pub use process::{ProcessContext, ProcessDecision, ProcessManagerLogic};
 pub use projector::ProjectorLogic;
 pub use saga::SagaLogic;
 
@@ -99,6 +101,71 @@ pub fn command<M: Name>(
             merge_strategy: MergeStrategy::MergeCommutative as i32,
             payload: Some(CommandPayload::Command(any::pack(message))),
         }],
+    }
+}
+
+/// Folds of typed events into a state `S`, by event type.
+pub(crate) struct Appliers<S> {
+    folds: std::collections::HashMap<String, Fold<S>>,
+}
+
+type Fold<S> = Box<dyn Fn(&mut S, &Any) -> Result<()> + Send + Sync>;
+
+impl<S> Default for Appliers<S> {
+    fn default() -> Self {
+        Self {
+            folds: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl<S> Appliers<S> {
+    /// The event types folded.
+    pub(crate) fn types(&self) -> Vec<&String> {
+        self.folds.keys().collect()
+    }
+}
+
+impl<S: prost::Message + Name + Default> Appliers<S> {
+    /// Folds events of type `E` with `apply`.
+    pub(crate) fn insert<E, F>(&mut self, apply: F)
+    where
+        E: prost::Message + Name + Default,
+        F: Fn(&mut S, E) + Send + Sync + 'static,
+    {
+        self.folds.insert(
+            E::full_name(),
+            Box::new(move |state, event| {
+                apply(state, any::unpack::<E>(event)?);
+                Ok(())
+            }),
+        );
+    }
+
+    /// Folds `event` into `state` (events of other types leave it as it is).
+    pub(crate) fn apply(&self, state: &mut S, event: &Any) -> Result<()> {
+        match self.folds.get(any::type_name(&event.type_url)) {
+            Some(apply) => apply(state, event),
+            None => Ok(()),
+        }
+    }
+
+    /// The state after `snapshot` (a packed `S`) and `pages`.
+    pub(crate) fn fold(
+        &self,
+        snapshot: Option<&angzarr_core::proto::Snapshot>,
+        pages: &[angzarr_core::proto::EventPage],
+    ) -> Result<S> {
+        let mut state = match snapshot.and_then(|s| s.state.as_ref()) {
+            Some(state) => any::unpack::<S>(state)?,
+            None => S::default(),
+        };
+        for page in pages {
+            if let Some(angzarr_core::proto::event_page::Payload::Event(event)) = &page.payload {
+                self.apply(&mut state, event)?;
+            }
+        }
+        Ok(state)
     }
 }
 

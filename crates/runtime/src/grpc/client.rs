@@ -11,18 +11,21 @@ use std::time::Duration;
 
 use angzarr_core::error::wire::error_from_status;
 use angzarr_core::proto::command_handler_service_client::CommandHandlerServiceClient;
+use angzarr_core::proto::process_manager_service_client::ProcessManagerServiceClient;
 use angzarr_core::proto::projector_service_client::ProjectorServiceClient;
 use angzarr_core::proto::saga_service_client::SagaServiceClient;
 use angzarr_core::proto::upcaster_service_client::UpcasterServiceClient;
 use angzarr_core::proto::{
-    BusinessResponse, ContextualCommand, EventBook, Projection, ReplayRequest, ReplayResponse,
-    SagaHandleRequest, SagaResponse, UpcastRequest, UpcastResponse,
+    BusinessResponse, ContextualCommand, EventBook, ProcessManagerHandleRequest,
+    ProcessManagerHandleResponse, ProcessManagerPrepareRequest, ProcessManagerPrepareResponse,
+    Projection, ReplayRequest, ReplayResponse, SagaHandleRequest, SagaResponse, UpcastRequest,
+    UpcastResponse,
 };
 use angzarr_core::{Error, Result};
 use async_trait::async_trait;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::logic::{CommandHandler, Projector, Saga, Upcaster};
+use crate::logic::{CommandHandler, ProcessManager, Projector, Saga, Upcaster};
 
 /// How the runtime reaches one gRPC service.
 #[derive(Clone, Debug)]
@@ -239,6 +242,47 @@ impl Saga for GrpcSaga {
 
     async fn handle(&self, request: SagaHandleRequest) -> Result<SagaResponse> {
         let mut client = SagaServiceClient::new(self.target.channel().await?);
+        self.target
+            .call(client.handle(self.target.request(request)))
+            .await
+    }
+}
+
+/// A process manager behind `ProcessManagerService`.
+#[derive(Clone, Debug)]
+pub struct GrpcProcessManager {
+    target: GrpcTarget,
+}
+
+impl GrpcProcessManager {
+    /// Calls the service at `target`; the target's name is the process
+    /// manager's name.
+    pub fn new(target: GrpcTarget) -> Self {
+        Self { target }
+    }
+}
+
+#[async_trait]
+impl ProcessManager for GrpcProcessManager {
+    fn name(&self) -> &str {
+        &self.target.name
+    }
+
+    async fn prepare(
+        &self,
+        request: ProcessManagerPrepareRequest,
+    ) -> Result<ProcessManagerPrepareResponse> {
+        let mut client = ProcessManagerServiceClient::new(self.target.channel().await?);
+        self.target
+            .call(client.prepare(self.target.request(request)))
+            .await
+    }
+
+    async fn handle(
+        &self,
+        request: ProcessManagerHandleRequest,
+    ) -> Result<ProcessManagerHandleResponse> {
+        let mut client = ProcessManagerServiceClient::new(self.target.channel().await?);
         self.target
             .call(client.handle(self.target.request(request)))
             .await

@@ -8,18 +8,21 @@ use std::sync::Arc;
 use angzarr_core::proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorService;
 use angzarr_core::proto::command_handler_service_server::CommandHandlerService;
 use angzarr_core::proto::event_query_service_server::EventQueryService;
+use angzarr_core::proto::process_manager_service_server::ProcessManagerService;
 use angzarr_core::proto::projector_service_server::ProjectorService;
 use angzarr_core::proto::saga_service_server::SagaService;
 use angzarr_core::proto::upcaster_service_server::UpcasterService;
 use angzarr_core::proto::{
     AggregateRoot, BusinessResponse, CommandRequest, CommandResponse, ContextualCommand, EventBook,
-    EventRequest, FactInjectionResponse, Projection, Query, ReplayRequest, ReplayResponse,
-    SagaHandleRequest, SagaResponse, SpeculateCommandHandlerRequest, UpcastRequest, UpcastResponse,
+    EventRequest, FactInjectionResponse, ProcessManagerHandleRequest, ProcessManagerHandleResponse,
+    ProcessManagerPrepareRequest, ProcessManagerPrepareResponse, Projection, Query, ReplayRequest,
+    ReplayResponse, SagaHandleRequest, SagaResponse, SpeculateCommandHandlerRequest, UpcastRequest,
+    UpcastResponse,
 };
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use crate::logic::{CommandHandler, Projector, Saga, Upcaster};
+use crate::logic::{CommandHandler, ProcessManager, Projector, Saga, Upcaster};
 use crate::query::EventQueries;
 use crate::router::CommandRouter;
 
@@ -243,6 +246,27 @@ pub struct SagaServer(pub Arc<dyn Saga>);
 #[tonic::async_trait]
 impl SagaService for SagaServer {
     async fn handle(&self, request: Request<SagaHandleRequest>) -> Answer<SagaResponse> {
+        answer(self.0.handle(request.into_inner()).await)
+    }
+}
+
+/// Serves a [`ProcessManager`] as `ProcessManagerService`.
+#[derive(Debug)]
+pub struct ProcessManagerServer(pub Arc<dyn ProcessManager>);
+
+#[tonic::async_trait]
+impl ProcessManagerService for ProcessManagerServer {
+    async fn prepare(
+        &self,
+        request: Request<ProcessManagerPrepareRequest>,
+    ) -> Answer<ProcessManagerPrepareResponse> {
+        answer(self.0.prepare(request.into_inner()).await)
+    }
+
+    async fn handle(
+        &self,
+        request: Request<ProcessManagerHandleRequest>,
+    ) -> Answer<ProcessManagerHandleResponse> {
         answer(self.0.handle(request.into_inner()).await)
     }
 }
