@@ -7,7 +7,6 @@ use angzarr_core::Result;
 use angzarr_gateway::{Gateway, GatewayConfig, ReadinessProbe, StoreProbe};
 use angzarr_runtime::{
     AggregateCoordinator, CommandRouter, DiscoveryRouter, EventQueries, MemoryDeadLetters,
-    ProjectorDispatch,
 };
 use axum::Router;
 use axum::extract::State;
@@ -42,21 +41,7 @@ impl App {
     /// configuration's `runtime` section and the command timeout of
     /// `settings`.
     pub fn new(adapters: Adapters, handlers: Handlers, settings: &ServerSettings) -> Result<Self> {
-        let projector_dispatch = Arc::new(ProjectorDispatch::new(
-            adapters.guard.clone(),
-            adapters.policy,
-        ));
-        let mut builder = handlers.app.coordinator(&adapters);
-        let sync: Vec<_> = handlers
-            .projectors()
-            .iter()
-            .filter(|p| p.synchronous)
-            .map(|p| p.handler.clone())
-            .collect();
-        if !sync.is_empty() {
-            builder = builder.sync_projectors(projector_dispatch.clone(), sync);
-        }
-        let coordinator = Arc::new(builder.build());
+        let coordinator = Arc::new(handlers.app.coordinator(&adapters).build());
         let http = Arc::new(HttpTransport::new()?.with_timeout(settings.command_timeout()));
         let remote =
             DiscoveryRouter::new(None, adapters.discovery.clone()).with_transport(http.clone());

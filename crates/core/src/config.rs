@@ -672,6 +672,10 @@ pub struct RuntimeConfig {
     pub cache_states: usize,
     /// How conflicting commutative commands are retried.
     pub merge_retry: MergeRetryConfig,
+    /// Whether the aggregates written under each correlation id are
+    /// recorded, for queries by correlation id (one more read and write per
+    /// append that has a correlation id).
+    pub correlation_index: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -680,6 +684,7 @@ impl Default for RuntimeConfig {
             snapshot_every: 100,
             cache_states: 10_000,
             merge_retry: MergeRetryConfig::default(),
+            correlation_index: true,
         }
     }
 }

@@ -20,6 +20,7 @@
 pub mod any;
 pub mod bus;
 pub mod config;
+pub mod correlation;
 pub mod discovery;
 pub mod error;
 pub mod guard;
@@ -32,6 +33,7 @@ pub mod store;
 pub mod timeline;
 
 pub use bus::{Delivery, EventBus, MessageAttributes, Subscription};
+pub use correlation::{Correlated, Correlations};
 pub use discovery::ServiceDiscovery;
 pub use error::{Error, ErrorCode, Result};
 pub use guard::{Acquisition, FiringGuard, Lease};

@@ -264,7 +264,11 @@ impl EventStore for Timelines {
     ) -> BoxStream<'a, Result<AggregateKey>> {
         self.inner
             .aggregate_roots(domain)
-            .filter(|key| std::future::ready(key.as_ref().map_or(true, AggregateKey::is_main)))
+            .filter(|key| {
+                std::future::ready(key.as_ref().map_or(true, |key| {
+                    key.is_main() && key.domain != crate::correlation::CORRELATION_DOMAIN
+                }))
+            })
             .boxed()
     }
 

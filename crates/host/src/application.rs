@@ -8,7 +8,7 @@ use angzarr_core::Result;
 use angzarr_gateway::TypeRegistry;
 use angzarr_runtime::{
     AggregateCoordinator, AggregateCoordinatorBuilder, CommandHandler, ProcessManager, Projector,
-    Saga, Upcaster,
+    ProjectorDispatch, Saga, Upcaster,
 };
 
 use crate::child::ChildProcess;
@@ -288,8 +288,10 @@ impl Application {
 
     /// The aggregate pipeline of the command handlers (and upcaster) over
     /// `adapters`' store, snapshots and bus, with the configuration's
-    /// `runtime` settings (snapshots, state cache, merge retries); add more
-    /// (synchronous projectors) before building.
+    /// `runtime` settings (snapshots, state cache, merge retries) and the
+    /// synchronous projectors, run before the answer of `SYNC_MODE_SIMPLE`
+    /// commands through `adapters`' firing guard (so the bus delivery that
+    /// follows is a duplicate).
     pub fn coordinator(&self, adapters: &crate::Adapters) -> AggregateCoordinatorBuilder {
         let mut builder =
             AggregateCoordinator::builder(adapters.store.clone(), adapters.bus.clone())
@@ -301,6 +303,16 @@ impl Application {
         }
         if let Some(upcaster) = &self.upcaster {
             builder = builder.upcaster(upcaster.clone());
+        }
+        let synchronous: Vec<_> = self
+            .projectors
+            .iter()
+            .filter(|p| p.synchronous)
+            .map(|p| p.handler.clone())
+            .collect();
+        if !synchronous.is_empty() {
+            let dispatch = ProjectorDispatch::new(adapters.guard.clone(), adapters.policy);
+            builder = builder.sync_projectors(Arc::new(dispatch), synchronous);
         }
         builder
     }

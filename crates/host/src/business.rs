@@ -28,6 +28,10 @@
 //!     cart: { command: ["python3", "-m", "shop_services", "cart"], socket: auto, env: { LOG_LEVEL: info } }
 //! ```
 //!
+//! An aggregate gets its whole history with every command unless it says it
+//! folds the snapshot it is given (`snapshots: true`): the published client
+//! libraries' class-based aggregates ignore it.
+//!
 //! `socket` is `auto` (a fresh path in the temporary directory, the default)
 //! or a path; the process finds it in `ANGZARR_SOCKET`. A projector, saga or
 //! process manager is known by its name (the map key), which is part of its
@@ -105,6 +109,12 @@ pub struct Component {
     pub socket: Option<String>,
     /// With `command`: variables added to the process's environment.
     pub env: BTreeMap<String, String>,
+    /// Aggregates only: the handler folds the snapshot it is given with each
+    /// command (`ContextualCommand.events.snapshot`), so the runtime may send
+    /// a snapshot or its cached state and only the events after it. Off by
+    /// default: the handler gets the whole history, as the published client
+    /// libraries' class-based aggregates need (they ignore the snapshot).
+    pub snapshots: bool,
 }
 
 /// A projector or saga: where it answers and what it reads.
@@ -135,6 +145,7 @@ impl Subscriber {
             command: self.command.clone(),
             socket: self.socket.clone(),
             env: self.env.clone(),
+            snapshots: false,
         }
     }
 }
@@ -184,7 +195,10 @@ impl BusinessConfig {
             )?;
             app = app.aggregate(
                 domain.clone(),
-                Arc::new(GrpcCommandHandler::new(target.with_timeout(timeout))),
+                Arc::new(
+                    GrpcCommandHandler::new(target.with_timeout(timeout))
+                        .reads_snapshots(component.snapshots),
+                ),
             );
         }
         for (name, subscriber) in &self.projectors {
@@ -252,6 +266,12 @@ impl BusinessConfig {
             app = app.with_process_manager(entry);
         }
         if let Some(component) = &self.upcaster {
+            if component.snapshots {
+                return Err(Error::config(
+                    "business.upcaster.snapshots",
+                    "only aggregates are given snapshots",
+                ));
+            }
             let target = self.target(
                 &mut app,
                 Kind::Upcaster,

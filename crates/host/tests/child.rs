@@ -204,6 +204,16 @@ fn a_component_names_one_place_to_find_it() {
             "business.aggregates.cart",
             "sockets",
         ),
+        (
+            "business: { upcaster: { grpc: 'http://127.0.0.1:1', snapshots: true } }",
+            "business.upcaster.snapshots",
+            "only aggregates",
+        ),
+        (
+            "business: { sagas: { s: { grpc: 'http://127.0.0.1:1', snapshots: true } } }",
+            "business.sagas.s",
+            "snapshots",
+        ),
     ] {
         match app(yaml) {
             Err(Error::Config { key: got, message }) => {

@@ -35,9 +35,10 @@ async fn the_python_cart_service_runs_through_the_runtime() {
     let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
         .handler(
             "cart",
-            Arc::new(GrpcCommandHandler::new(
-                GrpcTarget::new("python cart", &url).unwrap(),
-            )),
+            Arc::new(
+                GrpcCommandHandler::new(GrpcTarget::new("python cart", &url).unwrap())
+                    .reads_snapshots(true),
+            ),
         )
         // Snapshots: the service folds the snapshot, then the later events.
         .snapshots(snapshots.clone())

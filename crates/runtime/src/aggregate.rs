@@ -10,7 +10,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use angzarr_core::FiringGuard;
 use angzarr_core::ids::divergence_for;
 use angzarr_core::memory::MemoryFiringGuard;
 use angzarr_core::proto::business_response::Result as Business;
@@ -26,6 +25,7 @@ use angzarr_core::store::{page_sequence, prepare_append};
 use angzarr_core::{
     AggregateKey, Error, EventBus, EventStore, LoadRange, Result, SnapshotStore, Timelines,
 };
+use angzarr_core::{Correlations, FiringGuard};
 use async_trait::async_trait;
 use tracing::warn;
 
@@ -58,6 +58,9 @@ pub struct AggregateCoordinator {
     /// `CommandRouter` does): their commands run without the state cache
     /// and without runtime-made snapshots, and `Replay` is not asked again.
     no_replay: RwLock<HashSet<String>>,
+    /// Where the aggregates written under each correlation id are recorded
+    /// (`None`: not recorded).
+    correlations: Option<Correlations>,
 }
 
 /// Builds an [`AggregateCoordinator`].
@@ -118,6 +121,16 @@ impl AggregateCoordinatorBuilder {
         self.snapshot_every(config.snapshot_every)
             .cache_states(config.cache_states)
             .retry(RetryPolicy::from(&config.merge_retry))
+            .correlation_index(config.correlation_index)
+    }
+
+    /// Whether the aggregates written under each correlation id are
+    /// recorded in the store ([`Correlations`]; on by default), for queries
+    /// by correlation id. Costs one read and one write per append that has
+    /// a correlation id.
+    pub fn correlation_index(mut self, on: bool) -> Self {
+        self.inner.correlations = on.then(|| Correlations::new(self.inner.store.inner().clone()));
+        self
     }
 
     /// Projectors run before the answer for `SYNC_MODE_SIMPLE` commands,
@@ -166,7 +179,7 @@ impl AggregateCoordinator {
             inner: AggregateCoordinator {
                 handlers: HashMap::new(),
                 upcaster: None,
-                store: Timelines::new(store),
+                store: Timelines::new(store.clone()),
                 snapshots: None,
                 bus,
                 retry: RetryPolicy::default(),
@@ -177,6 +190,7 @@ impl AggregateCoordinator {
                 guard: Arc::new(MemoryFiringGuard::new()),
                 policy: FiringPolicy::default(),
                 no_replay: RwLock::default(),
+                correlations: Some(Correlations::new(store.clone())),
             },
         }
     }
@@ -229,7 +243,9 @@ impl AggregateCoordinator {
             Error::invalid_argument(format!("no aggregate handles domain `{}`", key.domain))
         })?;
 
-        let mut ignore_snapshot = false;
+        // A handler that folds the pages only gets the whole history.
+        let reads_snapshots = handler.reads_snapshots();
+        let mut ignore_snapshot = !reads_snapshots;
         let mut attempt = 0;
         let (book, snapshot_from_handler, prior_next, state) = loop {
             let prior = self.load_prior(&key, ignore_snapshot, divergence).await?;
@@ -238,16 +254,22 @@ impl AggregateCoordinator {
             let base = self
                 .cache
                 .as_ref()
-                .filter(|_| self.replays(&key.domain))
+                .filter(|_| reads_snapshots && self.replays(&key.domain))
                 .map(|_| (prior.snapshot.clone(), prior.pages.clone()));
             let next = prior.next_sequence;
             let snapshot_end = prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
             check_strict(&key, strategy, expected, next)?;
+            let given = if reads_snapshots {
+                Vec::new()
+            } else {
+                prior.pages.clone()
+            };
             let contextual = ContextualCommand {
                 events: Some(prior),
                 command: Some(command.clone()),
             };
-            let (pages, snapshot) = match decide(&key, handler.handle(contextual).await?)? {
+            let answer = handler.handle(contextual).await?;
+            let (pages, snapshot) = match decide(&key, answer, &given)? {
                 Decision::Events(pages, snapshot) => (pages, snapshot),
                 Decision::Nothing => {
                     return Ok(CommandResponse {
@@ -404,7 +426,7 @@ impl AggregateCoordinator {
             Error::invalid_argument(format!("no aggregate handles domain `{}`", key.domain))
         })?;
         let fact_id = fact_id(&book.pages)?;
-        if let Decision::Nothing = decide(&key, events_answer(book.pages.clone()))? {
+        if let Decision::Nothing = decide(&key, events_answer(book.pages.clone()), &[])? {
             return Err(Error::invalid_argument("fact carries no events"));
         }
         let guard_key = format!("fact/{key}/{fact_id}");
@@ -460,11 +482,18 @@ impl AggregateCoordinator {
         let mut attempt = 0;
         loop {
             let (next, pages) = if route_to_handler {
-                let prior = self.load_prior(key, false, divergence).await?;
+                let prior = self
+                    .load_prior(key, !handler.reads_snapshots(), divergence)
+                    .await?;
                 let next = prior.next_sequence;
                 let command = CommandBook {
                     cover: Some(cover.clone()),
                     pages: facts.iter().map(fact_as_command).collect(),
+                };
+                let given = if handler.reads_snapshots() {
+                    Vec::new()
+                } else {
+                    prior.pages.clone()
                 };
                 let answer = handler
                     .handle(ContextualCommand {
@@ -472,7 +501,7 @@ impl AggregateCoordinator {
                         command: Some(command),
                     })
                     .await?;
-                match decide(key, answer)? {
+                match decide(key, answer, &given)? {
                     Decision::Events(pages, _) => (next, pages),
                     Decision::Nothing => {
                         return Err(Error::Rejected {
@@ -544,6 +573,11 @@ impl AggregateCoordinator {
         };
         check_strict(&key, strategy, expected, next)?;
         let pages = self.upcast(&key, history.pages).await?;
+        let given = if handler.reads_snapshots() {
+            Vec::new()
+        } else {
+            pages.clone()
+        };
         let prior = EventBook {
             cover: Some(key.cover(String::new())),
             snapshot: None,
@@ -556,7 +590,7 @@ impl AggregateCoordinator {
                 command: Some(command.clone()),
             })
             .await?;
-        let pages = match decide(&key, answer)? {
+        let pages = match decide(&key, answer, &given)? {
             Decision::Events(pages, _) => prepare_append(&key, next, pages, self.store.limits())?,
             Decision::Nothing => Vec::new(),
         };
@@ -643,7 +677,7 @@ impl AggregateCoordinator {
                 ..snapshot
             }),
             (None, true, Some(state)) => Some(state),
-            (None, true, None) if self.replays(&key.domain) => {
+            (None, true, None) if handler.reads_snapshots() && self.replays(&key.domain) => {
                 match self.replay(key, handler, last).await {
                     Ok(snapshot) => Some(snapshot),
                     Err(error) => {
@@ -699,6 +733,7 @@ impl AggregateCoordinator {
     /// Publishes, retrying retriable failures. The events are already stored:
     /// a failure here is reported, never hidden.
     async fn publish(&self, book: &EventBook) -> Result<()> {
+        self.record_correlation(book).await;
         let mut attempt = 0;
         loop {
             match self.bus.publish(book).await {
@@ -719,6 +754,27 @@ impl AggregateCoordinator {
                     ));
                 }
             }
+        }
+    }
+
+    /// Records `book`'s aggregate under its correlation id. The events are
+    /// stored: a failure is logged, and the query by correlation id misses
+    /// them.
+    async fn record_correlation(&self, book: &EventBook) {
+        let Some(correlations) = &self.correlations else {
+            return;
+        };
+        let Some(cover) = &book.cover else { return };
+        let mut sequences = book.pages.iter().filter_map(page_sequence);
+        let (Some(first), Ok(key)) = (sequences.next(), AggregateKey::from_cover(cover)) else {
+            return;
+        };
+        let last = sequences.next_back().unwrap_or(first);
+        if let Err(error) = correlations
+            .record(&cover.correlation_id, &key, first, last)
+            .await
+        {
+            warn!(%key, correlation_id = %cover.correlation_id, %error, "recording the correlation failed");
         }
     }
 
@@ -827,8 +883,18 @@ fn expected_sequence(page: &CommandPage) -> Option<u32> {
 
 /// Validates a handler's answer: a revocation is a rejection; events must
 /// belong to the command's aggregate and carry a payload.
-fn decide(key: &AggregateKey, response: angzarr_core::proto::BusinessResponse) -> Result<Decision> {
-    let book = match response.result {
+/// What a handler decided. `given` is the history it was given, when it
+/// folds the pages only ([`CommandHandler::reads_snapshots`]): answered pages
+/// that repeat a page of it (its sequence and content) are that history
+/// echoed back, not new events, and are dropped. The published client
+/// libraries' class-based aggregates answer the history before their new
+/// events when the command did not read the state.
+fn decide(
+    key: &AggregateKey,
+    response: angzarr_core::proto::BusinessResponse,
+    given: &[EventPage],
+) -> Result<Decision> {
+    let mut book = match response.result {
         Some(Business::Events(book)) => book,
         Some(Business::Revocation(revocation)) => {
             let reason = if revocation.reason.is_empty() {
@@ -863,10 +929,24 @@ fn decide(key: &AggregateKey, response: angzarr_core::proto::BusinessResponse) -
             }
         }
     }
+    if !given.is_empty() {
+        book.pages.retain(|page| !echoes(given, page));
+    }
     if book.pages.is_empty() {
         return Ok(Decision::Nothing);
     }
     Ok(Decision::Events(book.pages, book.snapshot))
+}
+
+/// Whether `page` repeats the page of `given` (ordered by sequence) that has
+/// its sequence.
+fn echoes(given: &[EventPage], page: &EventPage) -> bool {
+    let Some(sequence) = page_sequence(page) else {
+        return false;
+    };
+    given
+        .binary_search_by_key(&sequence, |g| page_sequence(g).unwrap_or(u32::MAX))
+        .is_ok_and(|at| given[at] == *page)
 }
 
 /// A handler's answer carrying `pages` as events.
@@ -984,8 +1064,10 @@ mod tests {
                 base_delay_ms: 5,
                 max_delay_ms: 50,
             },
+            correlation_index: false,
         });
         assert_eq!(coordinator.snapshot_every, Some(7));
+        assert!(coordinator.correlations.is_none());
         assert!(coordinator.cache.is_some());
         assert_eq!(
             coordinator.retry,

@@ -23,6 +23,16 @@ pub trait CommandHandler: Send + Sync + fmt::Debug {
     async fn handle(&self, command: ContextualCommand) -> Result<BusinessResponse>;
     /// Folds a snapshot and events into the aggregate's state.
     async fn replay(&self, request: ReplayRequest) -> Result<ReplayResponse>;
+
+    /// Whether [`CommandHandler::handle`] folds the snapshot it is given
+    /// (`ContextualCommand.events.snapshot`) before the pages. When it does
+    /// not — the published client libraries' class-based aggregates fold
+    /// the pages only — the runtime gives it the whole history from
+    /// sequence 0 with no snapshot, and neither caches its state nor makes
+    /// snapshots for it.
+    fn reads_snapshots(&self) -> bool {
+        true
+    }
 }
 
 /// A projector (`ProjectorService`): builds a read model from events.

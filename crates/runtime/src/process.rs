@@ -46,6 +46,9 @@ use crate::router::CommandRouter;
 /// How many destinations one `Prepare` may name, unless configured.
 pub const DEFAULT_MAX_DESTINATIONS: usize = 16;
 
+/// The delivery key of a speculation: no recorded decision carries it.
+const SPECULATIVE: &str = "speculative";
+
 /// The root of a process manager's state for a correlation id:
 /// UUIDv5(OID, `"angzarr" + name + correlation_id`), the published client
 /// libraries' `compute_root(name, correlation_id)`.
@@ -77,6 +80,7 @@ pub struct ProcessOutcome {
 pub struct ProcessManagerDispatch {
     outbound: Outbound,
     store: Timelines,
+    correlations: angzarr_core::Correlations,
     bus: Arc<dyn EventBus>,
     retry: RetryPolicy,
     max_destinations: usize,
@@ -113,6 +117,7 @@ impl ProcessManagerDispatch {
                 router,
                 dead_letters,
             },
+            correlations: angzarr_core::Correlations::new(store.clone()),
             store: Timelines::new(store),
             bus,
             retry: RetryPolicy::default(),
@@ -173,13 +178,36 @@ impl ProcessManagerDispatch {
     }
 
     /// What `pm` decides for `request`, storing and sending nothing
-    /// (`ProcessManagerCoordinatorService/HandleSpeculative`).
+    /// (`ProcessManagerCoordinatorService/HandleSpeculative`). With a
+    /// `process_state`, `pm` decides on it and the request's destination
+    /// sequences, as given; without one, on the stored state of the
+    /// trigger's correlation id and the destinations its `Prepare` names, as
+    /// a delivery would (the same limits refuse, as INVALID_ARGUMENT).
     pub async fn speculate(
         &self,
         pm: &dyn ProcessManager,
         request: ProcessManagerHandleRequest,
     ) -> Result<ProcessManagerHandleResponse> {
-        pm.handle(request).await
+        if request.process_state.is_some() {
+            return pm.handle(request).await;
+        }
+        let trigger = request
+            .trigger
+            .ok_or_else(|| Error::invalid_argument("a speculative request has no trigger"))?;
+        let Some(state_key) = Self::state_key(pm, &trigger)? else {
+            return Err(Error::invalid_argument(
+                "a speculative trigger without a process state needs a correlation id",
+            ));
+        };
+        let origin = Origin::of(pm.name(), "process_manager", SPECULATIVE, &trigger);
+        let limit = self.max_destinations;
+        match self
+            .decide(pm, limit, SPECULATIVE, &trigger, &state_key, &origin)
+            .await?
+        {
+            Decided::Made { decision, .. } => Ok(*decision),
+            Decided::Refused(reason) => Err(Error::invalid_argument(reason)),
+        }
     }
 
     async fn run(
@@ -262,6 +290,15 @@ impl ProcessManagerDispatch {
                     .last()
                     .and_then(page_sequence)
                     .map_or(expected, |s| s + 1);
+                let first = pages.first().and_then(page_sequence).unwrap_or(expected);
+                self.correlations
+                    .record(
+                        &origin.correlation_id,
+                        &state_key,
+                        first,
+                        next.saturating_sub(1),
+                    )
+                    .await?;
                 self.bus
                     .publish(&EventBook {
                         cover: Some(state_key.cover(origin.correlation_id.clone())),

@@ -4,14 +4,29 @@
 
 use std::sync::Arc;
 
+use angzarr_core::ids::MAIN_EDITION;
 use angzarr_core::ids::divergence_for;
 use angzarr_core::proto::query::Selection;
 use angzarr_core::proto::temporal_query::PointInTime;
 use angzarr_core::proto::{AggregateRoot, EventBook, EventPage, Query};
 use angzarr_core::store::page_sequence;
-use angzarr_core::{AggregateKey, Error, EventStore, LoadRange, Result, Timelines};
+use angzarr_core::{AggregateKey, Correlations, Error, EventStore, LoadRange, Result, Timelines};
 use futures::StreamExt;
 use futures::stream::BoxStream;
+
+/// Whether sequence `s` is in `selection` (an as-of-time selection keeps
+/// every sequence: it is applied to a correlation's books by sequence only).
+fn selected(selection: &Option<Selection>, s: u32) -> bool {
+    match selection {
+        None => true,
+        Some(Selection::Range(range)) => s >= range.lower && range.upper.is_none_or(|u| s <= u),
+        Some(Selection::Sequences(set)) => set.values.contains(&s),
+        Some(Selection::Temporal(temporal)) => match temporal.point_in_time {
+            Some(PointInTime::AsOfSequence(at)) => s <= at,
+            _ => true,
+        },
+    }
+}
 
 /// Sequences of a set closer than this are read as one range.
 const SET_GAP: u32 = 32;
@@ -24,14 +39,79 @@ const TIME_CHUNK: u32 = 256;
 #[derive(Clone, Debug)]
 pub struct EventQueries {
     store: Timelines,
+    correlations: Correlations,
+}
+
+/// Whether `query` asks by correlation id: a cover with a correlation id
+/// and no root.
+fn by_correlation(query: &Query) -> bool {
+    query
+        .cover
+        .as_ref()
+        .is_some_and(|c| c.root.is_none() && !c.correlation_id.is_empty())
 }
 
 impl EventQueries {
-    /// Queries over `store`, with editions ([`Timelines`]).
+    /// Queries over `store`, with editions ([`Timelines`]) and the
+    /// correlation index ([`Correlations`]).
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
+            correlations: Correlations::new(store.clone()),
             store: Timelines::new(store),
         }
+    }
+
+    /// The books a query selects: one, or for a query by correlation id
+    /// (a cover with `correlation_id` and no root), one per aggregate
+    /// written under it — of the cover's domain, or of every domain when
+    /// the domain is empty — holding the events written under it, ordered
+    /// by domain and root. A selection other than none is applied to each
+    /// of those books' events by sequence (range, set, as of a sequence).
+    pub async fn get_event_books(&self, query: Query) -> Result<Vec<EventBook>> {
+        if !by_correlation(&query) {
+            return Ok(vec![self.aggregate_book(query).await?]);
+        }
+        self.correlated(query).await
+    }
+
+    async fn correlated(&self, query: Query) -> Result<Vec<EventBook>> {
+        let cover = query.cover.unwrap_or_default();
+        let edition = match &cover.edition {
+            Some(edition) if !edition.name.is_empty() && edition.name != MAIN_EDITION => {
+                Some(edition.name.as_str())
+            }
+            _ => None,
+        };
+        let mut books = Vec::new();
+        for found in self.correlations.lookup(&cover.correlation_id).await? {
+            if (!cover.domain.is_empty() && found.key.domain != cover.domain)
+                || (found.key.edition() != edition.unwrap_or(""))
+            {
+                continue;
+            }
+            let mut pages = Vec::new();
+            for (first, last) in &found.ranges {
+                let loaded = self
+                    .store
+                    .load(
+                        &found.key,
+                        LoadRange::between(*first, last.saturating_add(1)),
+                    )
+                    .await?;
+                pages.extend(loaded.into_iter().filter(|page| {
+                    page_sequence(page).is_some_and(|s| selected(&query.selection, s))
+                }));
+            }
+            pages.sort_by_key(|page| page_sequence(page).unwrap_or_default());
+            pages.dedup_by_key(|page| page_sequence(page));
+            books.push(EventBook {
+                next_sequence: self.store.next_sequence(&found.key).await?,
+                cover: Some(found.key.cover(cover.correlation_id.clone())),
+                snapshot: None,
+                pages,
+            });
+        }
+        Ok(books)
     }
 
     /// The events a query selects, as one book with the aggregate's next
@@ -40,7 +120,27 @@ impl EventQueries {
     /// only the clusters it names; `as_of_sequence` returns 0..=that sequence,
     /// `as_of_time` the events created at or before that time, loading the
     /// history in chunks and stopping at the time.
+    ///
+    /// A query by correlation id answers the first book
+    /// [`EventQueries::get_event_books`] finds (an empty book under the
+    /// query's cover when there is none).
     pub async fn get_event_book(&self, query: Query) -> Result<EventBook> {
+        if by_correlation(&query) {
+            let cover = query.cover.clone();
+            let mut books = self.correlated(query).await?;
+            return Ok(if books.is_empty() {
+                EventBook {
+                    cover,
+                    ..Default::default()
+                }
+            } else {
+                books.swap_remove(0)
+            });
+        }
+        self.aggregate_book(query).await
+    }
+
+    async fn aggregate_book(&self, query: Query) -> Result<EventBook> {
         let cover = query
             .cover
             .ok_or_else(|| Error::invalid_argument("query has no cover"))?;

@@ -728,3 +728,188 @@ async fn a_speculative_command_runs_as_of_a_point_and_persists_nothing() {
         "nothing persisted"
     );
 }
+
+fn correlated(key: &AggregateKey, correlation_id: &str) -> CommandRequest {
+    let mut request = tick(key);
+    let cover = request.command.as_mut().unwrap().cover.as_mut().unwrap();
+    cover.correlation_id = correlation_id.to_owned();
+    request
+}
+
+fn by_correlation(domain: &str, correlation_id: &str) -> Query {
+    Query {
+        cover: Some(Cover {
+            domain: domain.to_owned(),
+            correlation_id: correlation_id.to_owned(),
+            ..Default::default()
+        }),
+        selection: None,
+    }
+}
+
+#[tokio::test]
+async fn a_query_by_correlation_id_finds_the_events_of_every_aggregate_written_under_it() {
+    let store = Arc::new(MemoryEventStore::new());
+    let handler = Scripted::new(events(None, vec![page(1)]));
+    let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
+        .handler("clock", handler.clone())
+        .handler("alarm", handler)
+        .build();
+    let clock = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    let alarm = AggregateKey::new("alarm", uuid::Uuid::new_v4()).unwrap();
+    coordinator
+        .handle(correlated(&clock, "other"))
+        .await
+        .unwrap();
+    coordinator
+        .handle(correlated(&clock, "flow"))
+        .await
+        .unwrap();
+    coordinator
+        .handle(correlated(&alarm, "flow"))
+        .await
+        .unwrap();
+    coordinator
+        .handle(correlated(&clock, "flow"))
+        .await
+        .unwrap();
+    let queries = EventQueries::new(store);
+
+    let books = queries
+        .get_event_books(by_correlation("", "flow"))
+        .await
+        .unwrap();
+    let found: Vec<(String, Vec<u32>)> = books
+        .iter()
+        .map(|b| {
+            let key = AggregateKey::from_book(b).unwrap();
+            assert_eq!(b.cover.as_ref().unwrap().correlation_id, "flow");
+            (
+                key.domain,
+                b.pages.iter().filter_map(page_sequence).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("alarm".to_owned(), vec![0]),
+            ("clock".to_owned(), vec![1, 2])
+        ],
+        "only the events written under the id, every domain"
+    );
+
+    let clock_only = queries
+        .get_event_books(by_correlation("clock", "flow"))
+        .await
+        .unwrap();
+    assert_eq!(clock_only.len(), 1);
+    assert_eq!(clock_only[0].next_sequence, 3);
+    let one = queries
+        .get_event_book(by_correlation("alarm", "flow"))
+        .await
+        .unwrap();
+    assert_eq!(AggregateKey::from_book(&one).unwrap(), alarm);
+    let none = queries
+        .get_event_book(by_correlation("alarm", "nothing"))
+        .await
+        .unwrap();
+    assert!(none.pages.is_empty());
+
+    // The selection applies to each book by sequence.
+    let mut ranged = by_correlation("clock", "flow");
+    ranged.selection = Some(Selection::Range(angzarr_core::proto::SequenceRange {
+        lower: 2,
+        upper: None,
+    }));
+    let ranged = queries.get_event_books(ranged).await.unwrap();
+    assert_eq!(
+        ranged[0]
+            .pages
+            .iter()
+            .filter_map(page_sequence)
+            .collect::<Vec<_>>(),
+        [2]
+    );
+}
+
+/// A handler that says whether it folds snapshots (the published client
+/// libraries' class-based aggregates fold the pages only); its `Replay`
+/// answers a state, so the runtime could cache it.
+#[derive(Debug)]
+struct PagesOnly {
+    inner: Arc<Scripted>,
+    reads_snapshots: bool,
+    replays: Mutex<u32>,
+}
+
+#[async_trait]
+impl CommandHandler for PagesOnly {
+    async fn handle(&self, command: ContextualCommand) -> angzarr_core::Result<BusinessResponse> {
+        self.inner.handle(command).await
+    }
+    async fn replay(&self, _: ReplayRequest) -> angzarr_core::Result<ReplayResponse> {
+        *self.replays.lock().unwrap() += 1;
+        Ok(ReplayResponse {
+            state: Some(any::pack(&ProtoDuration::default())),
+        })
+    }
+    fn reads_snapshots(&self) -> bool {
+        self.reads_snapshots
+    }
+}
+
+/// What each of five commands was given, with the state cache on and a
+/// snapshot every two events: (snapshot's sequence, first page, pages).
+async fn histories_given(reads_snapshots: bool) -> (Vec<(Option<u32>, Option<u32>, usize)>, u32) {
+    let handler = Arc::new(PagesOnly {
+        inner: Scripted::new(events(None, vec![page(1)])),
+        reads_snapshots,
+        replays: Mutex::default(),
+    });
+    let store = Arc::new(MemoryEventStore::new());
+    let coordinator = AggregateCoordinator::builder(store, Arc::new(MemoryBus::new()))
+        .handler("clock", handler.clone())
+        .snapshots(Arc::new(angzarr_core::memory::MemorySnapshotStore::new()))
+        .snapshot_every(2)
+        .cache_states(16)
+        .build();
+    let key = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    for _ in 0..5 {
+        coordinator.handle(tick(&key)).await.unwrap();
+    }
+    let seen = handler.inner.seen.lock().unwrap().clone();
+    let given = seen
+        .iter()
+        .map(|book| {
+            (
+                book.snapshot.as_ref().map(|s| s.sequence),
+                book.pages.first().and_then(page_sequence),
+                book.pages.len(),
+            )
+        })
+        .collect();
+    let replays = *handler.replays.lock().unwrap();
+    (given, replays)
+}
+
+#[tokio::test]
+async fn a_handler_that_does_not_read_snapshots_gets_the_whole_history_every_time() {
+    let (given, replays) = histories_given(false).await;
+    assert_eq!(
+        given,
+        [
+            (None, None, 0),
+            (None, Some(0), 1),
+            (None, Some(0), 2),
+            (None, Some(0), 3),
+            (None, Some(0), 4)
+        ]
+    );
+    assert_eq!(replays, 0, "no state is folded for a cache or a snapshot");
+
+    // One that reads them starts from the cached state.
+    let (given, replays) = histories_given(true).await;
+    assert_eq!(given[4], (Some(3), None, 0), "{given:?}");
+    assert!(replays > 0);
+}

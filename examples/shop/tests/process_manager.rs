@@ -353,3 +353,47 @@ async fn a_trigger_without_a_correlation_id_is_acknowledged_untouched() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_speculation_decides_on_the_stored_state_or_the_given_one_and_changes_nothing() {
+    let world = world(0);
+    let (root, side_cart) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let pm = workflow(side_cart, the_fulfillment);
+    let trigger = paid_order(&world, root).await;
+    let speculate = |process_state: Option<EventBook>| {
+        // Given with a state, as the workflow expects them.
+        let destination_sequences = if process_state.is_some() {
+            [(fulfillment::DOMAIN.to_owned(), 0)].into()
+        } else {
+            Default::default()
+        };
+        world.dispatch.speculate(
+            &pm,
+            angzarr_core::proto::ProcessManagerHandleRequest {
+                trigger: Some(trigger.clone()),
+                process_state,
+                destination_sequences,
+            },
+        )
+    };
+
+    // Nothing stored yet: it would ship, and nothing is sent or recorded.
+    let before = speculate(None).await.unwrap();
+    assert_eq!(before.commands.len(), 1);
+    assert!(world.store.load_all(&state_key()).await.unwrap().is_empty());
+    assert_eq!(world.router.sent.load(Ordering::SeqCst), 0);
+
+    // After the delivery, the stored state says it shipped already.
+    world
+        .dispatch
+        .deliver(&pm, None, trigger.clone())
+        .await
+        .unwrap();
+    let after = speculate(None).await.unwrap();
+    assert!(after.commands.is_empty(), "decided on the stored state");
+    // A state the caller gives is the one decided on.
+    let given = speculate(Some(EventBook::default())).await.unwrap();
+    assert_eq!(given.commands.len(), 1);
+    assert_eq!(world.store.load_all(&state_key()).await.unwrap().len(), 1);
+    assert_eq!(world.router.sent.load(Ordering::SeqCst), 1);
+}

@@ -161,12 +161,26 @@ fn source_chain(status: &tonic::Status) -> String {
 #[derive(Clone, Debug)]
 pub struct GrpcCommandHandler {
     target: GrpcTarget,
+    reads_snapshots: bool,
 }
 
 impl GrpcCommandHandler {
-    /// Calls the service at `target`.
+    /// Calls the service at `target`, giving it the whole history with each
+    /// command (see [`GrpcCommandHandler::reads_snapshots`]).
     pub fn new(target: GrpcTarget) -> Self {
-        Self { target }
+        Self {
+            target,
+            reads_snapshots: false,
+        }
+    }
+
+    /// Whether the service folds the snapshot it is given with each command
+    /// (off by default: the published client libraries' class-based
+    /// aggregates ignore it). On, the runtime may send a snapshot (a stored
+    /// one, or its cached state) and only the events after it.
+    pub fn reads_snapshots(mut self, on: bool) -> Self {
+        self.reads_snapshots = on;
+        self
     }
 }
 
@@ -184,6 +198,10 @@ impl CommandHandler for GrpcCommandHandler {
         self.target
             .call(client.replay(self.target.request(request)))
             .await
+    }
+
+    fn reads_snapshots(&self) -> bool {
+        self.reads_snapshots
     }
 }
 

@@ -158,8 +158,10 @@ impl EventQueryService for QueryServer {
     type GetEventsStream = BoxedStream<EventBook>;
 
     async fn get_events(&self, request: Request<Query>) -> Answer<Self::GetEventsStream> {
-        let book = self.queries.get_event_book(request.into_inner()).await?;
-        Ok(Response::new(Box::pin(futures::stream::iter([Ok(book)]))))
+        let books = self.queries.get_event_books(request.into_inner()).await?;
+        Ok(Response::new(Box::pin(futures::stream::iter(
+            books.into_iter().map(Ok),
+        ))))
     }
 
     type SynchronizeStream = BoxedStream<EventBook>;

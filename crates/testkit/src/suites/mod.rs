@@ -11,6 +11,7 @@
 //! ```
 
 pub mod bus;
+pub mod correlations;
 pub mod editions;
 pub mod guard;
 pub mod host;
@@ -114,8 +115,8 @@ macro_rules! __suite_tests {
     };
 }
 
-/// One test per [`store`] suite, and one per [`editions`] suite in a module
-/// `editions`; `$make` is a future giving an `Arc<dyn EventStore>`.
+/// One test per [`store`] suite, one per [`editions`] suite in a module
+/// `editions`, and one per [`correlations`] suite in a module `correlations`; `$make` is a future giving an `Arc<dyn EventStore>`.
 #[macro_export]
 macro_rules! event_store_suites {
     ($make:expr) => {
@@ -147,6 +148,18 @@ macro_rules! event_store_suites {
                     stale_appends_to_an_edition_conflict,
                     editions_are_isolated_from_each_other,
                     concurrent_writers_on_main_and_an_edition_do_not_interfere,
+                ]
+            );
+        }
+        mod correlations {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__suite_tests!(
+                $make,
+                $crate::suites::correlations,
+                [
+                    records_are_found_by_id_and_merged_per_aggregate,
+                    concurrent_recorders_lose_nothing,
                 ]
             );
         }

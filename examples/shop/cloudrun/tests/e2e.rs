@@ -65,8 +65,9 @@ async fn the_host_suite_runs_on_cloud_run_and_duplicates_have_no_effect() {
     let per_command = requests(&d.aggregate_app) - before;
     println!("bigtable requests of one command (warm aggregate instance): {per_command}");
     assert_eq!(
-        per_command, 2,
-        "ReadRows (events after the cached state) + CheckAndMutateRow (append)"
+        per_command, 3,
+        "ReadRows (events after the cached state) + CheckAndMutateRow (append) \
+         + CheckAndMutateRow (the correlation index's record)"
     );
 
     // That cart's checkout, then its book pushed again by hand to the saga
