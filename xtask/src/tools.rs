@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use angzarr_testkit::emulators::Kind;
+use angzarr_testkit::published_python;
 use anyhow::{Result, bail};
 
 /// The imports moto's server needs (werkzeug and flask come with `moto[server]`).
@@ -71,6 +72,17 @@ pub(crate) fn ensure() -> Result<OsString> {
         );
     }
 
+    // The compatibility suite runs the published client library in an
+    // environment of its own (its protobuf pin differs from the shop's).
+    match published_python(&path) {
+        Some(version) => report(
+            "angzarr-client",
+            &published_python::venv(),
+            &format!("({version}, published, for the compatibility suite)"),
+        ),
+        None => missing.push(published_python::HINT.to_owned()),
+    }
+
     // The Lambda end-to-end tests run the functions under `cargo lambda watch`
     // (a local Lambda Runtime API).
     if !runs("cargo-lambda", &["lambda", "--version"], &path) {
@@ -126,24 +138,69 @@ fn report(name: &str, found: &Path, detail: &str) {
     println!("  {name:<18} {} {detail}", found.display());
 }
 
+/// Makes `target/published-python` (a virtual environment with the
+/// published `angzarr-client`) when it is missing or does not hold the
+/// pinned version; the version it holds, or `None` when it could not be made.
+fn published_python(path: &OsStr) -> Option<String> {
+    const VERSION: &str =
+        "from importlib.metadata import version; print(version('angzarr-client'))";
+    let pinned = std::fs::read_to_string(published_python::requirements())
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("angzarr-client==")
+                .map(str::to_owned)
+        })?;
+    let installed = || {
+        let python = published_python::python()?;
+        let version = output(python.to_str()?, &["-c", VERSION], path);
+        (version.trim() == pinned).then(|| format!("angzarr-client {pinned}"))
+    };
+    if let Some(found) = installed() {
+        return Some(found);
+    }
+    println!("target/published-python lacks angzarr-client {pinned}: making it with venv and pip");
+    let venv = published_python::venv();
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv)
+        .env("PATH", path)
+        .status()
+        .is_ok_and(|status| status.success());
+    let requirements = published_python::requirements();
+    let pip = made
+        && pip(
+            &venv.join("bin/python"),
+            &[OsStr::new("-r"), requirements.as_os_str()],
+        );
+    if !pip {
+        println!("could not make {}", venv.display());
+    }
+    installed()
+}
+
+/// `python -m pip install --quiet ... args`; whether it succeeded.
+fn pip<S: AsRef<OsStr>>(python: &Path, args: &[S]) -> bool {
+    Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(args)
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// Installs Python packages with pip; false when pip could not.
 fn pip_install(packages: &[&str]) -> bool {
-    let pip = |extra: &[&str]| {
-        Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(extra)
-            .args(packages)
-            .status()
-            .is_ok_and(|status| status.success())
-    };
+    let python = Path::new("python3");
+    let with = |extra: &[&str]| pip(python, &[extra, packages].concat());
     // Debian's own Python refuses plain `pip install` (PEP 668).
-    let installed = pip(&[]) || pip(&["--break-system-packages"]);
+    let installed = with(&[]) || with(&["--break-system-packages"]);
     if !installed {
         println!("pip could not install {}", packages.join(" "));
     }
