@@ -215,8 +215,6 @@ async fn the_published_python_library_drives_and_serves_the_runtime() {
 const ABSENT: &[&str] = &[
     "message CloudEvent",
     "message CloudEventsResponse",
-    "message DeleteEditionEvents",
-    "message EditionEventsDeleted",
     "message SagaCompensationFailed",
     "message ContextualCommandRequest",
     "message RejectionNotification",

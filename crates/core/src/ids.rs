@@ -168,6 +168,10 @@ impl fmt::Display for AggregateKey {
 /// The longest edition name, in bytes.
 pub const MAX_EDITION_NAME: usize = 64;
 
+/// The domain of the runtime's own commands (the published client
+/// libraries' `META_ANGZARR_DOMAIN`), such as `DeleteEditionEvents`.
+pub const META_DOMAIN: &str = "_angzarr";
+
 /// The name the published client libraries give the main timeline
 /// (`DEFAULT_EDITION`): a cover naming it is on the main timeline, like one
 /// with no edition or an empty name.

@@ -82,6 +82,13 @@ pub trait EventStore: Send + Sync + fmt::Debug {
 
     /// What one append may carry.
     fn limits(&self) -> StoreLimits;
+
+    /// Deletes every event of the aggregate and answers how many there were
+    /// (0 for an unknown aggregate). Histories are immutable: this is for
+    /// aggregates nothing writes to any more, such as an edition being
+    /// dropped ([`crate::Timelines::delete_edition`]). An append racing with
+    /// it may leave part of its events behind.
+    async fn delete(&self, key: &AggregateKey) -> Result<u32>;
 }
 
 /// Conveniences for every [`EventStore`].

@@ -235,6 +235,45 @@ impl Timelines {
             Err(error) => Err(error),
         }
     }
+
+    /// Deletes edition `edition` of every aggregate of `domain` (its own
+    /// events and its divergence marker; the main history is untouched) and
+    /// answers the keys it deleted with how many of the edition's own events
+    /// each had. The main timeline (an empty name or `angzarr`) is refused.
+    /// Meant for an edition nothing writes to any more: a command racing
+    /// with the deletion may leave part of its events behind.
+    pub async fn delete_edition(
+        &self,
+        domain: &str,
+        edition: &str,
+    ) -> Result<Vec<(AggregateKey, u32)>> {
+        let probe = AggregateKey::new(domain, uuid::Uuid::nil())?.in_edition(edition)?;
+        if probe.is_main() {
+            return Err(Error::invalid_argument(
+                "the main timeline's events are never deleted; name an edition",
+            ));
+        }
+        let keys: Vec<AggregateKey> = self
+            .inner
+            .aggregate_roots(Some(domain))
+            .filter_map(|key| {
+                std::future::ready(match key {
+                    Ok(key) if key.edition() == probe.edition() => Some(Ok(key)),
+                    Ok(_) => None,
+                    Err(error) => Some(Err(error)),
+                })
+            })
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
+        let mut deleted = Vec::with_capacity(keys.len());
+        for key in keys {
+            let count = self.delete(&key).await?;
+            deleted.push((key, count));
+        }
+        Ok(deleted)
+    }
 }
 
 #[async_trait]
@@ -274,6 +313,18 @@ impl EventStore for Timelines {
 
     fn limits(&self) -> StoreLimits {
         self.inner.limits()
+    }
+
+    /// Deletes an edition's events and its divergence marker, answering how
+    /// many of the edition's own events there were. The main timeline is
+    /// refused: its history is immutable.
+    async fn delete(&self, key: &AggregateKey) -> Result<u32> {
+        if key.is_main() {
+            return Err(Error::invalid_argument(format!(
+                "the main timeline of {key} is never deleted; name an edition"
+            )));
+        }
+        Ok(self.inner.delete(key).await?.saturating_sub(1))
     }
 }
 

@@ -69,6 +69,10 @@ impl EventStore for CountingStore {
     fn limits(&self) -> StoreLimits {
         self.0.limits()
     }
+
+    async fn delete(&self, key: &AggregateKey) -> Result<u32> {
+        self.0.delete(key).await
+    }
 }
 
 #[derive(Debug)]

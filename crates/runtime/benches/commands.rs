@@ -203,6 +203,12 @@ impl EventStore for FixedHistory {
     fn limits(&self) -> StoreLimits {
         MemoryEventStore::DEFAULT_LIMITS
     }
+
+    async fn delete(&self, key: &AggregateKey) -> Result<u32> {
+        Err(Error::invalid_argument(format!(
+            "the benchmark's fixed history of {key} is not deleted"
+        )))
+    }
 }
 
 /// A snapshot store answering the base history's snapshot for every aggregate.

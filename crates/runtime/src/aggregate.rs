@@ -10,16 +10,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use angzarr_core::ids::divergence_for;
+use angzarr_core::ids::{META_DOMAIN, divergence_for};
 use angzarr_core::memory::MemoryFiringGuard;
 use angzarr_core::proto::business_response::Result as Business;
 use angzarr_core::proto::command_page::Payload as CommandPayload;
 use angzarr_core::proto::event_page::Payload as EventPayload;
 use angzarr_core::proto::page_header::SequenceType;
 use angzarr_core::proto::{
-    CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand, Cover, EventBook,
-    EventPage, EventRequest, FactInjectionResponse, MergeStrategy, Projection, Query,
-    ReplayRequest, Snapshot, SpeculateCommandHandlerRequest, SyncMode, UpcastRequest,
+    CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand, Cover,
+    DeleteEditionEvents, EditionEventsDeleted, EventBook, EventPage, EventRequest,
+    FactInjectionResponse, MergeStrategy, Projection, Query, ReplayRequest, Snapshot,
+    SpeculateCommandHandlerRequest, SyncMode, UpcastRequest,
 };
 use angzarr_core::store::{page_sequence, prepare_append};
 use angzarr_core::{
@@ -27,7 +28,7 @@ use angzarr_core::{
 };
 use angzarr_core::{Correlations, FiringGuard};
 use async_trait::async_trait;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::dispatch::{FiringPolicy, Guarded, ProjectorDispatch, run_once};
 use crate::logic::{CommandHandler, Projector, Upcaster};
@@ -228,9 +229,11 @@ impl AggregateCoordinator {
         }
     }
 
-    /// Whether this coordinator has a handler for `domain`.
+    /// Whether this coordinator has a handler for `domain` (every
+    /// coordinator runs the runtime's own commands, domain
+    /// [`META_DOMAIN`], for the domains it hosts).
     pub fn handles(&self, domain: &str) -> bool {
-        self.handlers.contains_key(domain)
+        domain == META_DOMAIN || self.handlers.contains_key(domain)
     }
 
     /// Runs one command through the pipeline.
@@ -238,6 +241,13 @@ impl AggregateCoordinator {
         let command = request
             .command
             .ok_or_else(|| Error::invalid_argument("command request carries no command"))?;
+        if command
+            .cover
+            .as_ref()
+            .is_some_and(|cover| cover.domain == META_DOMAIN)
+        {
+            return self.run_meta(command).await;
+        }
         let (key, strategy, expected, divergence) = validate_command(&command)?;
         let handler = self.handlers.get(&key.domain).ok_or_else(|| {
             Error::invalid_argument(format!("no aggregate handles domain `{}`", key.domain))
@@ -254,7 +264,9 @@ impl AggregateCoordinator {
             let base = self
                 .cache
                 .as_ref()
-                .filter(|_| reads_snapshots && self.replays(&key.domain))
+                // An edition's state is not cached: editions can be deleted
+                // and written anew, which other instances would not see.
+                .filter(|_| reads_snapshots && key.is_main() && self.replays(&key.domain))
                 .map(|_| (prior.snapshot.clone(), prior.pages.clone()));
             let next = prior.next_sequence;
             let snapshot_end = prior.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
@@ -536,6 +548,86 @@ impl AggregateCoordinator {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// A command of the runtime's own ([`META_DOMAIN`]): one page holding
+    /// `DeleteEditionEvents`, which deletes an edition's events (and its
+    /// snapshots and cached states) in a domain this coordinator hosts and
+    /// answers `EditionEventsDeleted`. Nothing is stored or published for
+    /// it. Anything else is INVALID_ARGUMENT.
+    async fn run_meta(&self, command: CommandBook) -> Result<CommandResponse> {
+        let [page] = command.pages.as_slice() else {
+            return Err(Error::invalid_argument(format!(
+                "a command to `{META_DOMAIN}` carries one page, not {}",
+                command.pages.len()
+            )));
+        };
+        let Some(CommandPayload::Command(body)) = &page.payload else {
+            return Err(Error::invalid_argument(format!(
+                "a command to `{META_DOMAIN}` carries its message inline"
+            )));
+        };
+        if !angzarr_core::any::is::<DeleteEditionEvents>(body) {
+            return Err(Error::invalid_argument(format!(
+                "`{META_DOMAIN}` runs DeleteEditionEvents only, not `{}`",
+                body.type_url
+            )));
+        }
+        let delete: DeleteEditionEvents = angzarr_core::any::unpack(body)?;
+        if !self.handlers.contains_key(&delete.domain) {
+            return Err(Error::invalid_argument(format!(
+                "no aggregate handles domain `{}` here",
+                delete.domain
+            )));
+        }
+        let deleted = self
+            .store
+            .delete_edition(&delete.domain, &delete.edition)
+            .await?;
+        let mut count = 0u32;
+        for (key, events) in &deleted {
+            count = count.saturating_add(*events);
+            if let Some(cache) = &self.cache {
+                cache.forget(key);
+            }
+            if let Some(snapshots) = &self.snapshots
+                && let Err(error) = snapshots.delete(key).await
+            {
+                // The events are gone: a stale snapshot only costs a conflict
+                // and a reload when the edition is written again.
+                warn!(%key, %error, "deleting an edition's snapshot failed");
+            }
+        }
+        let now = prost_types::Timestamp::from(std::time::SystemTime::now());
+        info!(
+            domain = %delete.domain,
+            edition = %delete.edition,
+            aggregates = deleted.len(),
+            events = count,
+            "edition deleted"
+        );
+        let answer = EditionEventsDeleted {
+            edition: delete.edition,
+            domain: delete.domain,
+            deleted_count: count,
+            deleted_at: now.to_string(),
+        };
+        Ok(CommandResponse {
+            events: Some(EventBook {
+                cover: command.cover,
+                snapshot: None,
+                pages: vec![EventPage {
+                    header: Some(angzarr_core::proto::PageHeader {
+                        sequence_type: Some(SequenceType::Sequence(0)),
+                    }),
+                    created_at: Some(now),
+                    payload: Some(EventPayload::Event(angzarr_core::any::pack(&answer))),
+                    ..Default::default()
+                }],
+                next_sequence: 0,
+            }),
+            ..Default::default()
+        })
     }
 
     /// Runs a command against its aggregate's history as of `point_in_time`

@@ -66,7 +66,9 @@ impl EventQueries {
     /// written under it — of the cover's domain, or of every domain when
     /// the domain is empty — holding the events written under it, ordered
     /// by domain and root. A selection other than none is applied to each
-    /// of those books' events by sequence (range, set, as of a sequence).
+    /// of those books' events by sequence (range, set, as of a sequence);
+    /// an aggregate with no events left (a deleted edition's, or none the
+    /// selection keeps) has no book.
     pub async fn get_event_books(&self, query: Query) -> Result<Vec<EventBook>> {
         if !by_correlation(&query) {
             return Ok(vec![self.aggregate_book(query).await?]);
@@ -104,6 +106,10 @@ impl EventQueries {
             }
             pages.sort_by_key(|page| page_sequence(page).unwrap_or_default());
             pages.dedup_by_key(|page| page_sequence(page));
+            if pages.is_empty() {
+                // A deleted edition's, or none the selection keeps.
+                continue;
+            }
             books.push(EventBook {
                 next_sequence: self.store.next_sequence(&found.key).await?,
                 cover: Some(found.key.cover(cover.correlation_id.clone())),

@@ -15,7 +15,7 @@ use angzarr_core::proto::{
     SequenceSet, TemporalQuery, UpcastRequest, UpcastResponse,
 };
 use angzarr_core::store::page_sequence;
-use angzarr_core::{AggregateKey, Error, EventStore, EventStoreExt, any};
+use angzarr_core::{AggregateKey, Error, EventStore, EventStoreExt, SnapshotStore, any};
 use angzarr_runtime::authoring::command;
 use angzarr_runtime::{AggregateCoordinator, CommandHandler, EventQueries, Upcaster};
 use async_trait::async_trait;
@@ -514,6 +514,10 @@ impl EventStore for CountingLoads {
     fn limits(&self) -> angzarr_core::StoreLimits {
         self.inner.limits()
     }
+
+    async fn delete(&self, key: &AggregateKey) -> angzarr_core::Result<u32> {
+        self.inner.delete(key).await
+    }
 }
 
 #[tokio::test]
@@ -912,4 +916,124 @@ async fn a_handler_that_does_not_read_snapshots_gets_the_whole_history_every_tim
     let (given, replays) = histories_given(true).await;
     assert_eq!(given[4], (Some(3), None, 0), "{given:?}");
     assert!(replays > 0);
+}
+
+fn delete_edition(domain: &str, edition: &str) -> CommandRequest {
+    CommandRequest {
+        command: Some(angzarr_core::proto::CommandBook {
+            cover: Some(Cover {
+                domain: angzarr_core::ids::META_DOMAIN.into(),
+                ..Default::default()
+            }),
+            pages: vec![angzarr_core::proto::CommandPage {
+                payload: Some(angzarr_core::proto::command_page::Payload::Command(
+                    any::pack(&angzarr_core::proto::DeleteEditionEvents {
+                        edition: edition.into(),
+                        domain: domain.into(),
+                    }),
+                )),
+                ..Default::default()
+            }],
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_edition_drops_its_events_and_state_and_answers_the_count() {
+    let handler = Arc::new(PagesOnly {
+        inner: Scripted::new(events(None, vec![page(1)])),
+        reads_snapshots: true,
+        replays: Mutex::default(),
+    });
+    let store = Arc::new(MemoryEventStore::new());
+    let snapshots = Arc::new(angzarr_core::memory::MemorySnapshotStore::new());
+    let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
+        .handler("clock", handler.clone())
+        .snapshots(snapshots.clone())
+        .snapshot_every(2)
+        .cache_states(16)
+        .build();
+    let key = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    coordinator.handle(tick(&key)).await.unwrap();
+    let gone = Edition {
+        name: "gone".into(),
+        divergences: Vec::new(),
+    };
+    for _ in 0..3 {
+        coordinator
+            .handle(in_edition(tick(&key), &gone))
+            .await
+            .unwrap();
+    }
+    let edition_key = key.clone().in_edition("gone").unwrap();
+    assert!(snapshots.get(&edition_key).await.unwrap().is_some());
+
+    // Another instance deletes it: this one's state cache never held it.
+    let other = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
+        .handler("clock", handler.clone())
+        .snapshots(snapshots.clone())
+        .build();
+    let answer = other.handle(delete_edition("clock", "gone")).await.unwrap();
+    let book = answer.events.unwrap();
+    let deleted: angzarr_core::proto::EditionEventsDeleted = match &book.pages[0].payload {
+        Some(Payload::Event(body)) => any::unpack(body).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (
+            deleted.edition.as_str(),
+            deleted.domain.as_str(),
+            deleted.deleted_count
+        ),
+        ("gone", "clock", 3)
+    );
+    assert!(deleted.deleted_at.ends_with('Z'), "{}", deleted.deleted_at);
+    assert!(store.load_all(&edition_key).await.unwrap().is_empty());
+    assert!(snapshots.get(&edition_key).await.unwrap().is_none());
+    assert_eq!(
+        store.load_all(&key).await.unwrap().len(),
+        1,
+        "main untouched"
+    );
+
+    // Written anew (past where the deleted one ended), the edition is
+    // decided on its new history, not on a snapshot or cached state of the
+    // deleted one.
+    for _ in 0..4 {
+        other.handle(in_edition(tick(&key), &gone)).await.unwrap();
+    }
+    coordinator
+        .handle(in_edition(tick(&key), &gone))
+        .await
+        .unwrap();
+    let given = handler.inner.seen.lock().unwrap().last().cloned().unwrap();
+    assert!(given.snapshot.is_none(), "{given:?}");
+    assert_eq!(given.pages.len(), 5, "main's one event and the new four");
+
+    for (request, why) in [
+        (delete_edition("clock", ""), "the main timeline"),
+        (delete_edition("clock", "angzarr"), "the main timeline"),
+        (delete_edition("sundial", "gone"), "a domain not hosted"),
+        (tick(&key), "a command of another type"),
+    ] {
+        let mut request = request;
+        if why == "a command of another type" {
+            request
+                .command
+                .as_mut()
+                .unwrap()
+                .cover
+                .as_mut()
+                .unwrap()
+                .domain = angzarr_core::ids::META_DOMAIN.into();
+        }
+        let refused = coordinator.handle(request).await.unwrap_err();
+        assert_eq!(
+            refused.code(),
+            angzarr_core::ErrorCode::InvalidArgument,
+            "{why}: {refused}"
+        );
+    }
+    assert_eq!(store.load_all(&key).await.unwrap().len(), 1);
 }

@@ -21,8 +21,9 @@ use crate::client::{Client, ReadRow};
 use crate::error::{BACKEND, corrupt};
 use crate::layout::{
     COUNT, CREATED_AT, DATA_PREFIX, EVENT_FAMILY, NEXT, aggregate_prefix, batch_row_key,
-    cell_value, chain, column, columns_between, data_qualifier, hint_row_key, key_range, keys_only,
-    latest, one_row, parse_batch_row_key, parse_decimal, prefix_range, ranges, set_cell,
+    cell_value, chain, column, columns_between, data_qualifier, delete_row, hint_row_key,
+    key_range, keys_only, latest, one_row, parse_batch_row_key, parse_decimal, prefix_range,
+    ranges, set_cell,
 };
 
 /// What one append may carry. A batch is one row: at most 100 events of at
@@ -75,6 +76,10 @@ impl KnownBoundaries {
         }
         let entry = known.entry(key.clone()).or_insert(boundary);
         *entry = (*entry).max(boundary);
+    }
+
+    fn forget(&self, key: &AggregateKey) {
+        self.lock().remove(key);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AggregateKey, u32>> {
@@ -210,6 +215,17 @@ impl BigtableEventStore {
                 next.to_string(),
                 i64::from(next) * 1000,
             )],
+            ..Default::default()
+        };
+        self.client.mutate_row(request).await
+    }
+
+    /// Deletes one row.
+    async fn delete_row(&self, row_key: Vec<u8>) -> Result<()> {
+        let request = MutateRowRequest {
+            table_name: self.table.clone(),
+            row_key,
+            mutations: vec![delete_row()],
             ..Default::default()
         };
         self.client.mutate_row(request).await
@@ -409,5 +425,18 @@ impl EventStore for BigtableEventStore {
 
     fn limits(&self) -> StoreLimits {
         LIMITS
+    }
+
+    /// Reads the batch rows' counts, then deletes each batch row and the
+    /// hint row (one `MutateRow` each).
+    async fn delete(&self, key: &AggregateKey) -> Result<u32> {
+        let batches = self.batches_from(key, 0, None).await?;
+        let count = batches.iter().map(|(first, end)| end - first).sum();
+        for (first, _) in &batches {
+            self.delete_row(batch_row_key(key, *first)).await?;
+        }
+        self.delete_row(hint_row_key(key)).await?;
+        self.boundaries.forget(key);
+        Ok(count)
     }
 }

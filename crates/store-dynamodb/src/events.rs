@@ -17,8 +17,13 @@
 //! * otherwise: one `TransactWriteItems` with a `Put` per event (plus the
 //!   `ConditionCheck` when the gap is not proven), all or nothing. With 100
 //!   events and an unproven gap there is no room for the check, so one
-//!   `Query` reads the next sequence first (sound because events are never
-//!   deleted: once `expected - 1` exists it always will).
+//!   `Query` reads the next sequence first (sound because events are deleted
+//!   only with their whole aggregate, an edition nothing writes to any more:
+//!   once `expected - 1` exists it stays).
+//!
+//! [`EventStore::delete`] reads the aggregate's keys (`Query`, keys only) and
+//! deletes them with `BatchWriteItem`, 25 at a time, retrying unprocessed
+//! items.
 //!
 //! A refused write costs one more `Query` to report the actual next sequence.
 use std::sync::Arc;
@@ -31,7 +36,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, ConditionCheck, DeleteRequest, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use prost::Message;
@@ -53,6 +59,11 @@ pub const MAX_INLINE_EVENT_BYTES: usize = 400 * 1024 - 4 * 1024;
 /// The most event bytes one append writes inline: a transaction's items may
 /// total 4 MB; the rest is left for keys and attribute names.
 pub const MAX_INLINE_APPEND_BYTES: usize = 3_900_000;
+
+/// Items per `BatchWriteItem`, DynamoDB's limit.
+const BATCH_WRITE: usize = 25;
+/// Tries of one batch's unprocessed items before giving up.
+const BATCH_ATTEMPTS: u32 = 8;
 
 /// The [`EventStore`]; made by [`crate::DynamoDb::event_store`].
 #[derive(Clone, Debug)]
@@ -306,6 +317,79 @@ impl DynamoDbEventStore {
         Ok(page)
     }
 
+    /// The sequences of every event item of `pk` (keys only).
+    async fn sequences(&self, pk: &str) -> Result<Vec<u32>> {
+        let mut sequences = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .shared
+                .client
+                .query()
+                .table_name(&self.shared.tables.events)
+                .consistent_read(true)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#seq", SEQ)
+                .expression_attribute_values(":pk", s(pk))
+                .projection_expression("#pk, #seq")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            for item in out.items() {
+                sequences.push(get_n::<u32>(item, SEQ)?);
+            }
+            match out.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(sequences),
+            }
+        }
+    }
+
+    /// Deletes the items of `pk` with these sequences (at most
+    /// [`BATCH_WRITE`]), retrying what DynamoDB leaves unprocessed.
+    async fn delete_batch(&self, pk: &str, sequences: &[u32]) -> Result<()> {
+        let table = &self.shared.tables.events;
+        let mut requests = sequences
+            .iter()
+            .map(|sequence| {
+                let delete = DeleteRequest::builder()
+                    .key(PK, s(pk))
+                    .key(SEQ, n(*sequence))
+                    .build()
+                    .map_err(from_build)?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for attempt in 0..BATCH_ATTEMPTS {
+            let out = self
+                .shared
+                .client
+                .batch_write_item()
+                .request_items(table, requests)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut left| left.remove(table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+        }
+        Err(Error::backend(
+            BACKEND,
+            format!(
+                "{} events of {pk} stayed unprocessed after {BATCH_ATTEMPTS} tries",
+                requests.len()
+            ),
+            true,
+        ))
+    }
+
     /// One page of the domain's (or every) aggregate: a `Scan` of the first
     /// event items.
     async fn scan_roots(
@@ -467,6 +551,16 @@ impl EventStore for DynamoDbEventStore {
         .map_ok(|keys| stream::iter(keys.into_iter().map(Ok::<_, Error>)))
         .try_flatten()
         .boxed()
+    }
+
+    async fn delete(&self, key: &AggregateKey) -> Result<u32> {
+        let pk = key.storage_key();
+        let sequences = self.sequences(&pk).await?;
+        for batch in sequences.chunks(BATCH_WRITE) {
+            self.delete_batch(&pk, batch).await?;
+        }
+        self.shared.known.forget(&pk);
+        Ok(u32::try_from(sequences.len()).unwrap_or(u32::MAX))
     }
 
     fn limits(&self) -> StoreLimits {

@@ -40,6 +40,14 @@ impl KnownSequences {
         *entry = (*entry).max(next);
     }
 
+    /// Forgets the aggregate (its events were deleted).
+    pub(crate) fn forget(&self, key: &str) {
+        self.next
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
     /// Whether event `expected - 1` is known to exist (always for 0).
     pub(crate) fn reaches(&self, key: &str, expected: u32) -> bool {
         expected == 0

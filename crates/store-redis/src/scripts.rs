@@ -28,6 +28,17 @@ return {1, actual + n - 1}
     )
 });
 
+/// Delete. `KEYS[1]` = events list. Returns how many events it held.
+pub(crate) static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return n
+",
+    )
+});
+
 /// Firing-guard acquire. `KEYS[1]` = guard key, `ARGV[1]` = `p:<token>`,
 /// `ARGV[2]` = lease in ms. Returns `{1, 0}` when acquired, `{2, pttl}` when
 /// completed, `{3, pttl}` when in progress by another holder.

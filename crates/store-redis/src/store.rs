@@ -11,7 +11,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use prost::Message;
 
 use crate::backend::Shared;
-use crate::scripts::APPEND;
+use crate::scripts::{APPEND, DELETE};
 
 /// How many members one `SSCAN` step asks for when listing roots.
 const SCAN_COUNT: usize = 1_000;
@@ -38,10 +38,7 @@ impl RedisEventStore {
     async fn index(&self, key: &AggregateKey) -> Result<()> {
         let keys = &self.shared.keys;
         let (domains, roots) = (keys.domains(), keys.roots(&key.domain));
-        // The member is the key after `{domain}#`: the root, and `~{edition}` on an edition.
-        let storage_key = key.storage_key();
-        let member = storage_key.split_once('#').map_or("", |(_, member)| member);
-        let (domain, root) = (key.domain.clone(), member.to_owned());
+        let (domain, root) = (key.domain.clone(), root_member(key));
         self.shared
             .connections
             .run(|mut conn| {
@@ -194,4 +191,40 @@ impl EventStore for RedisEventStore {
     fn limits(&self) -> StoreLimits {
         self.shared.limits
     }
+
+    /// Deletes the events list in one script (`LLEN` + `DEL`), then the
+    /// aggregate's entry in the roots index (`SREM`). A failure between the
+    /// two leaves an indexed aggregate without events, which lists with an
+    /// empty history, as after a failed first append.
+    async fn delete(&self, key: &AggregateKey) -> Result<u32> {
+        let list = self.shared.keys.events(key);
+        let count: u64 = self
+            .shared
+            .connections
+            .run(|mut conn| {
+                let invocation = DELETE.key(&list);
+                async move { invocation.invoke_async(&mut conn).await }
+            })
+            .await?;
+        let (roots, member) = (self.shared.keys.roots(&key.domain), root_member(key));
+        self.shared
+            .connections
+            .run(|mut conn| {
+                let cmd = redis::Cmd::srem(&roots, &member);
+                async move { cmd.query_async::<()>(&mut conn).await }
+            })
+            .await?;
+        u32::try_from(count)
+            .map_err(|_| Error::Corrupt(format!("{key} had more than u32::MAX events")))
+    }
+}
+
+/// The aggregate's member of its domain's roots index: the storage key after
+/// `{domain}#` (the root, and `~{edition}` on an edition).
+fn root_member(key: &AggregateKey) -> String {
+    let storage_key = key.storage_key();
+    storage_key
+        .split_once('#')
+        .map_or("", |(_, member)| member)
+        .to_owned()
 }

@@ -30,6 +30,7 @@ from angzarr_client import (
 )
 from angzarr_client.builder import CommandBuilder, query, query_domain
 from angzarr_client.helpers import explicit_edition, implicit_edition, uuid_to_proto
+from angzarr_client.proto.angzarr.meta_pb2 import DeleteEditionEvents, EditionEventsDeleted
 from angzarr_client.proto.angzarr.process_manager_pb2 import ProcessManagerHandleRequest
 from angzarr_client.proto.angzarr.types_pb2 import ExternalDeferredSequence
 from angzarr_client.proto.angzarr import (
@@ -242,14 +243,15 @@ def check_editions(ledger: Ledger):
     main, sagas and process managers stay in it, queries read it."""
     root, flow = ledger.open()
     ledger.send("account", root, Deposit(amount=30), flow)
-    what_if = implicit_edition("what-if")
+    name = f"what-if-{uuid.uuid4().hex[:8]}"
+    what_if = implicit_edition(name)
     answer = ledger.send("account", root, Deposit(amount=100), flow, what_if)
-    assert answer.events.cover.edition.name == "what-if"
+    assert answer.events.cover.edition.name == name
     assert unpack(answer.events.pages[0], Deposited).balance == 130
 
     main = ledger.events("account", root)
     assert names(main) == ["AccountOpened", "Deposited", "Reconciled"], names(main)
-    branch = ledger.events("account", root, "what-if")
+    branch = ledger.events("account", root, name)
     assert names(branch) == [
         "AccountOpened",
         "Deposited",
@@ -260,9 +262,10 @@ def check_editions(ledger: Ledger):
     assert sequences(branch) == [0, 1, 2, 3, 4]
     # The saga's command stayed in the edition.
     assert [unpack(p, EntryRecorded).amount for p in ledger.events("journal", root)] == [30]
-    assert [
-        unpack(p, EntryRecorded).amount for p in ledger.events("journal", root, "what-if")
-    ] == [30, 100]
+    assert [unpack(p, EntryRecorded).amount for p in ledger.events("journal", root, name)] == [
+        30,
+        100,
+    ]
 
     # An explicit divergence: the edition starts after main's sequence 1.
     past = explicit_edition("past", [DomainDivergence(domain="account", sequence=2)])
@@ -270,7 +273,7 @@ def check_editions(ledger: Ledger):
     assert unpack(answer.events.pages[0], Deposited).balance == 35
     assert sequences(answer.events.pages) == [2]
 
-    for name in ("   ", "x" * 65):
+    for bad in ("   ", "x" * 65):
         expect_error(
             grpc.StatusCode.INVALID_ARGUMENT,
             ledger.send,
@@ -278,7 +281,7 @@ def check_editions(ledger: Ledger):
             root,
             Deposit(amount=1),
             flow,
-            implicit_edition(name),
+            implicit_edition(bad),
         )
     elsewhere = explicit_edition("elsewhere", [DomainDivergence(domain="journal", sequence=0)])
     expect_error(
@@ -291,6 +294,23 @@ def check_editions(ledger: Ledger):
         elsewhere,
     )
     assert len(ledger.events("account", root)) == 3, "main untouched by refused commands"
+
+    # Deleting the edition's events in one domain: a command to `_angzarr`.
+    delete = (
+        CommandBuilder(ledger.commands, "_angzarr")
+        .with_command(
+            type_url(DeleteEditionEvents), DeleteEditionEvents(edition=name, domain="account")
+        )
+        .build()
+    )
+    deleted = unpack(
+        ledger.commands.handle_command(CommandRequest(command=delete)).events.pages[0],
+        EditionEventsDeleted,
+    )
+    assert (deleted.edition, deleted.domain, deleted.deleted_count) == (name, "account", 2)
+    assert names(ledger.events("account", root, name)) == names(main), "reads as main again"
+    assert len(ledger.events("journal", root, name)) == 2, "another domain's edition stays"
+    assert len(ledger.events("account", root)) == 3, "main untouched"
 
 
 def fact(root, flow, external_id, amount):

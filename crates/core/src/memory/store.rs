@@ -107,6 +107,10 @@ impl EventStore for MemoryEventStore {
     fn limits(&self) -> StoreLimits {
         self.limits
     }
+
+    async fn delete(&self, key: &AggregateKey) -> Result<u32> {
+        Ok(next_of(lock(&self.aggregates).remove(key).as_ref()))
+    }
 }
 
 /// A [`SnapshotStore`] in process memory.

@@ -266,3 +266,89 @@ pub async fn concurrent_writers_on_main_and_an_edition_do_not_interfere(raw: Arc
             .all(|l| !l.starts_with("edition:"))
     );
 }
+
+/// Deleting an edition in a domain removes its events (and its divergence
+/// marker) from every aggregate of that domain, answering how many of its
+/// own events each had; the main histories, other editions and other
+/// domains are untouched, the deleted edition reads as main again, and it
+/// can be written anew. The main timeline is never deleted.
+pub async fn deleting_an_edition_leaves_main_and_everything_else(raw: Arc<dyn EventStore>) {
+    let store = Timelines::new(raw.clone());
+    // A domain of this test's own, so that the deletion sees only its keys.
+    let a = fresh_key("drop");
+    let domain = a.domain.clone();
+    let b = AggregateKey::new(&domain, uuid::Uuid::new_v4()).unwrap();
+    let elsewhere = fresh_key("dropother");
+    for key in [&a, &b, &elsewhere] {
+        main_history(&store, key, 2).await;
+    }
+    let (a_gone, b_gone) = (edition(&a, "gone"), edition(&b, "gone"));
+    // More events than one DynamoDB BatchWriteItem deletes, in two appends
+    // (two Bigtable batch rows).
+    let many: Vec<_> = (2..20).map(|i| event(&format!("a{i}"))).collect();
+    store.append(&a_gone, 2, many).await.unwrap();
+    let more: Vec<_> = (20..32).map(|i| event(&format!("a{i}"))).collect();
+    store.append(&a_gone, 20, more).await.unwrap();
+    store.append(&b_gone, 1, vec![event("b1")]).await.unwrap();
+    let a_kept = edition(&a, "kept");
+    store.append(&a_kept, 2, vec![event("k2")]).await.unwrap();
+    let elsewhere_gone = edition(&elsewhere, "gone");
+    store
+        .append(&elsewhere_gone, 2, vec![event("o2")])
+        .await
+        .unwrap();
+
+    let mut deleted = store.delete_edition(&domain, "gone").await.unwrap();
+    deleted.sort();
+    let mut expected = vec![(a_gone.clone(), 30), (b_gone.clone(), 1)];
+    expected.sort();
+    assert_eq!(deleted, expected);
+
+    // The raw store holds nothing of the deleted edition any more.
+    assert!(raw.load_all(&a_gone).await.unwrap().is_empty());
+    assert!(raw.load_all(&b_gone).await.unwrap().is_empty());
+    // Main, another edition, another domain's edition: untouched.
+    assert_eq!(labels(&store.load_all(&a).await.unwrap()), ["m0", "m1"]);
+    assert_eq!(labels(&store.load_all(&b).await.unwrap()), ["m0", "m1"]);
+    assert_eq!(
+        labels(&store.load_all(&a_kept).await.unwrap()),
+        ["m0", "m1", "k2"]
+    );
+    assert_eq!(
+        labels(&store.load_all(&elsewhere_gone).await.unwrap()),
+        ["m0", "m1", "o2"]
+    );
+    // The deleted edition reads as main again, and starts over.
+    assert_eq!(
+        labels(&store.load_all(&b_gone).await.unwrap()),
+        ["m0", "m1"]
+    );
+    assert_eq!(store.next_sequence(&a_gone).await.unwrap(), 2);
+    store
+        .append(&a_gone, 2, vec![event("again")])
+        .await
+        .unwrap();
+    assert_eq!(
+        labels(&store.load_all(&a_gone).await.unwrap()),
+        ["m0", "m1", "again"]
+    );
+
+    // Nothing left to delete in an edition nobody wrote.
+    assert!(
+        store
+            .delete_edition(&domain, "never")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for main in ["", "angzarr"] {
+        let refused = store.delete_edition(&domain, main).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidArgument, "{main:?}");
+    }
+    assert_eq!(
+        store.delete(&a).await.unwrap_err().code(),
+        ErrorCode::InvalidArgument,
+        "the main timeline is never deleted"
+    );
+    assert_eq!(labels(&store.load_all(&a).await.unwrap()), ["m0", "m1"]);
+}

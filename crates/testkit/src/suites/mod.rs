@@ -148,6 +148,7 @@ macro_rules! event_store_suites {
                     stale_appends_to_an_edition_conflict,
                     editions_are_isolated_from_each_other,
                     concurrent_writers_on_main_and_an_edition_do_not_interfere,
+                    deleting_an_edition_leaves_main_and_everything_else,
                 ]
             );
         }
