@@ -25,7 +25,10 @@ fn repo() -> PathBuf {
 /// The whole configuration of the functions' business logic: each
 /// component a Python process the function starts.
 fn business_yaml() -> String {
-    let component = |name: &str| format!("{{ command: [python3, -m, shop_services, {name}] }}");
+    // The shop's aggregates fold the snapshot they are given.
+    let component = |name: &str| {
+        format!("{{ command: [python3, -m, shop_services, {name}], snapshots: true }}")
+    };
     format!(
         "business:
   aggregates:
