@@ -114,7 +114,44 @@ impl Timelines {
 
     /// [`EventStore::load`] with an explicit divergence point for an edition
     /// that has no events yet.
+    ///
+    /// What it answers is contiguous: the events of `range` from its start,
+    /// with no sequence missing. A read that sees a gap — a concurrent
+    /// multi-event append seen in part, where the store reads item by item
+    /// (DynamoDB `Query`) or row by row (Bigtable `ReadRows`) — is read
+    /// again, up to [`GAP_READS`] times in all; a gap that stays is a
+    /// retriable [`Error::Unavailable`], so nothing is ever decided, cached
+    /// or snapshotted on a gapped history.
     pub async fn load_at(
+        &self,
+        key: &AggregateKey,
+        range: LoadRange,
+        divergence: Option<u32>,
+    ) -> Result<Vec<EventPage>> {
+        let mut read = 1;
+        loop {
+            let pages = self.load_once(key, range, divergence).await?;
+            match first_gap(range.from, &pages) {
+                None => return Ok(pages),
+                Some(missing) if read >= GAP_READS => {
+                    return Err(Error::unavailable(
+                        "event store",
+                        format!(
+                            "the history of {key} read from {} lacks sequence {missing} \
+                             in each of {GAP_READS} reads",
+                            range.from
+                        ),
+                    ));
+                }
+                Some(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << read)).await;
+                    read += 1;
+                }
+            }
+        }
+    }
+
+    async fn load_once(
         &self,
         key: &AggregateKey,
         range: LoadRange,
@@ -326,6 +363,25 @@ impl EventStore for Timelines {
         }
         Ok(self.inner.delete(key).await?.saturating_sub(1))
     }
+}
+
+/// How many times [`Timelines::load_at`] reads a range whose answer has a
+/// gap before it gives up.
+pub const GAP_READS: u32 = 3;
+
+/// The first sequence missing from `pages`, read from `from`: they must be
+/// `from, from + 1, ...` (a history is contiguous from 0, so a page at or
+/// after `from` means `from` exists). A page without a sequence counts as
+/// missing.
+fn first_gap(from: u32, pages: &[EventPage]) -> Option<u32> {
+    let mut expected = from;
+    for page in pages {
+        match page_sequence(page) {
+            Some(sequence) if sequence == expected => expected = expected.saturating_add(1),
+            _ => return Some(expected),
+        }
+    }
+    None
 }
 
 /// The page an edition's stored sequence 0 holds.

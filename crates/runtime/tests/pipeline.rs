@@ -1037,3 +1037,114 @@ async fn deleting_an_edition_drops_its_events_and_state_and_answers_the_count() 
     }
     assert_eq!(store.load_all(&key).await.unwrap().len(), 1);
 }
+
+/// A store whose loads leave out sequences 10 and 11 (as a read seeing a
+/// concurrent batch in part would) for the first `gapped` loads.
+#[derive(Debug)]
+struct Gapped {
+    inner: MemoryEventStore,
+    gapped: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl EventStore for Gapped {
+    async fn append(
+        &self,
+        key: &AggregateKey,
+        expected: u32,
+        pages: Vec<EventPage>,
+    ) -> angzarr_core::Result<u32> {
+        self.inner.append(key, expected, pages).await
+    }
+    async fn load(
+        &self,
+        key: &AggregateKey,
+        range: angzarr_core::LoadRange,
+    ) -> angzarr_core::Result<Vec<EventPage>> {
+        let mut pages = self.inner.load(key, range).await?;
+        let gap = self
+            .gapped
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+        if gap {
+            pages.retain(|p| !matches!(page_sequence(p), Some(10 | 11)));
+        }
+        Ok(pages)
+    }
+    async fn next_sequence(&self, key: &AggregateKey) -> angzarr_core::Result<u32> {
+        self.inner.next_sequence(key).await
+    }
+    fn aggregate_roots<'a>(
+        &'a self,
+        domain: Option<&'a str>,
+    ) -> futures::stream::BoxStream<'a, angzarr_core::Result<AggregateKey>> {
+        self.inner.aggregate_roots(domain)
+    }
+    fn limits(&self) -> angzarr_core::StoreLimits {
+        self.inner.limits()
+    }
+    async fn delete(&self, key: &AggregateKey) -> angzarr_core::Result<u32> {
+        self.inner.delete(key).await
+    }
+}
+
+/// A coordinator over a store holding 16 events of one aggregate, whose
+/// next `gapped` loads answer `[0..10, 12..16]`.
+async fn over_a_gap(
+    gapped: usize,
+) -> (
+    AggregateCoordinator,
+    Arc<Scripted>,
+    Arc<Gapped>,
+    AggregateKey,
+) {
+    let store = Arc::new(Gapped {
+        inner: MemoryEventStore::new(),
+        gapped: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let key = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    let history = (0..16).map(|i| page(i64::from(i) + 1)).collect();
+    store.inner.append(&key, 0, history).await.unwrap();
+    store
+        .gapped
+        .store(gapped, std::sync::atomic::Ordering::SeqCst);
+    let handler = Scripted::new(events(None, vec![page(100)]));
+    let coordinator = AggregateCoordinator::builder(store.clone(), Arc::new(MemoryBus::new()))
+        .handler("clock", handler.clone())
+        .build();
+    (coordinator, handler, store, key)
+}
+
+#[tokio::test]
+async fn a_gapped_read_is_read_again_and_never_decided_on() {
+    // Seen once: read again, and decided on the whole history.
+    let (coordinator, handler, store, key) = over_a_gap(1).await;
+    let answer = coordinator.handle(tick(&key)).await.unwrap();
+    assert_eq!(answer.events.unwrap().next_sequence, 17);
+    let seen = handler.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one decision");
+    assert_eq!(
+        seen[0]
+            .pages
+            .iter()
+            .filter_map(page_sequence)
+            .collect::<Vec<_>>(),
+        (0..16).collect::<Vec<_>>()
+    );
+
+    // A gap that stays: a retriable failure, no decision, nothing appended.
+    let (coordinator, handler, store2, key2) = over_a_gap(usize::MAX).await;
+    let failed = coordinator.handle(tick(&key2)).await.unwrap_err();
+    assert!(failed.is_retriable(), "{failed}");
+    assert!(failed.to_string().contains("lacks sequence 10"), "{failed}");
+    assert!(
+        handler.seen.lock().unwrap().is_empty(),
+        "no decision on a gap"
+    );
+    assert_eq!(store2.inner.next_sequence(&key2).await.unwrap(), 16);
+    assert_eq!(store.inner.next_sequence(&key).await.unwrap(), 17);
+}
