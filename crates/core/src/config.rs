@@ -85,6 +85,7 @@ impl Config {
         check_top_level_keys(&figment)?;
         let config: Self = figment.extract().map_err(config_error)?;
         config.runtime.merge_retry.validate()?;
+        config.firing_guard.validate(config.messaging.kind)?;
         Ok(config)
     }
 }
@@ -644,8 +645,52 @@ impl Default for FiringGuardConfig {
     fn default() -> Self {
         Self {
             lease_secs: 60,
-            retention_secs: 7 * 24 * 3600,
+            // SQS keeps a message for at most 14 days: a completed key is
+            // remembered as long as any bus here may deliver it again.
+            retention_secs: 14 * 24 * 3600,
         }
+    }
+}
+
+impl MessagingType {
+    /// How long after a publish this bus may still deliver the message (a
+    /// redelivery or a replay), with its longest retention: SQS 14 days,
+    /// a Pub/Sub subscription and a Kinesis stream as they are made here 7
+    /// days; the memory bus redelivers only within the process.
+    pub fn redelivery_horizon_secs(self) -> u64 {
+        const DAY: u64 = 24 * 3600;
+        match self {
+            MessagingType::Memory => 0,
+            MessagingType::GcpPubsub | MessagingType::AwsKinesis => 7 * DAY,
+            MessagingType::AwsSqs => 14 * DAY,
+        }
+    }
+}
+
+impl FiringGuardConfig {
+    /// Checks the bounds: a lease above 0 (a zero lease lets a second
+    /// delivery take over a running one at once), and a retention no
+    /// shorter than `bus`'s redelivery horizon (a key forgotten earlier
+    /// lets a late redelivery apply a book twice).
+    pub fn validate(&self, bus: MessagingType) -> Result<()> {
+        if self.lease_secs == 0 {
+            return Err(Error::config(
+                "firing_guard.lease_secs",
+                "must be above 0: a delivery holds its key this long",
+            ));
+        }
+        let horizon = bus.redelivery_horizon_secs();
+        if self.retention_secs == 0 || self.retention_secs < horizon {
+            return Err(Error::config(
+                "firing_guard.retention_secs",
+                format!(
+                    "{} s is shorter than the {horizon} s for which messaging type {bus:?} may \
+                     deliver a book again (and must be above 0)",
+                    self.retention_secs
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -833,6 +878,28 @@ discovery: { type: env_urls, env_urls: { aggregates: { cart: "http://cart" } } }
         assert!(inverted.validate().is_err());
         // Loading checks the bounds too.
         assert!(Config::from_yaml("runtime: { merge_retry: { max_attempts: 0 } }").is_err());
+        for (yaml, key) in [
+            ("firing_guard: { lease_secs: 0 }", "firing_guard.lease_secs"),
+            (
+                "firing_guard: { retention_secs: 0 }",
+                "firing_guard.retention_secs",
+            ),
+            (
+                "{ messaging: { type: aws_sqs }, firing_guard: { retention_secs: 604800 } }",
+                "firing_guard.retention_secs",
+            ),
+        ] {
+            match Config::from_yaml(yaml) {
+                Err(Error::Config { key: got, .. }) => assert_eq!(got, key, "{yaml}"),
+                other => panic!("{yaml}: {other:?}"),
+            }
+        }
+        // Seven days is enough for Pub/Sub; the default for every bus.
+        Config::from_yaml(
+            "{ messaging: { type: gcp_pubsub }, firing_guard: { retention_secs: 604800 } }",
+        )
+        .unwrap();
+        Config::from_yaml("messaging: { type: aws_sqs }").unwrap();
         match Config::from_yaml("runtime: { snapshots_every: 10 }") {
             Err(Error::Config { key, .. }) => assert!(key.contains("runtime"), "{key}"),
             other => panic!("{other:?}"),
