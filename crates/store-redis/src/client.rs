@@ -85,8 +85,9 @@ impl Connections {
     /// [`angzarr_core::Error::Unavailable`].
     ///
     /// Commands given here must be safe to repeat: every write of this crate
-    /// is conditional (appends check the sequence, guard updates check the
-    /// token), except the rate-limit count, where a repeat counts twice.
+    /// is conditional (appends check the sequence and recognise their own
+    /// id when a first attempt was applied, guard updates check the token),
+    /// except the rate-limit count, where a repeat counts twice.
     pub(crate) async fn run<T, F, Fut>(&self, command: F) -> Result<T>
     where
         F: Fn(MultiplexedConnection) -> Fut,

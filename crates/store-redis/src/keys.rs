@@ -24,6 +24,13 @@ impl Keys {
         format!("{}:{{{}}}:events", self.prefix, key.storage_key())
     }
 
+    /// `{prefix}:{<domain>#<root>}:appends`: the aggregate's latest 64
+    /// appends as `<append id>:<next sequence>`, newest first, so that a
+    /// retried append whose reply was lost is recognised.
+    pub(crate) fn appends(&self, key: &AggregateKey) -> String {
+        format!("{}:{{{}}}:appends", self.prefix, key.storage_key())
+    }
+
     /// `{prefix}:{<domain>#<root>}:snapshot`: the encoded `Snapshot`.
     pub(crate) fn snapshot(&self, key: &AggregateKey) -> String {
         format!("{}:{{{}}}:snapshot", self.prefix, key.storage_key())
@@ -63,6 +70,7 @@ mod tests {
         let tag = "{order#00000000-0000-0000-0000-000000000000}";
         assert_eq!(keys.events(&key), format!("app:{tag}:events"));
         assert_eq!(keys.snapshot(&key), format!("app:{tag}:snapshot"));
+        assert_eq!(keys.appends(&key), format!("app:{tag}:appends"));
         assert_eq!(keys.roots("order"), "app:roots:{order}");
         assert_eq!(keys.guard("h/x"), "app:guard:{h/x}");
         assert_eq!(keys.rate("ip", 1000), "app:rate:{ip}:1000");

@@ -5,35 +5,50 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Check-and-append. `KEYS[1]` = events list, `ARGV[1]` = expected next
-/// sequence, `ARGV[2..]` = encoded pages in order. Returns `{1, next}` when
-/// appended, `{0, actual}` on a sequence mismatch (nothing written).
+/// Check-and-append. `KEYS[1]` = events list, `KEYS[2]` = the list of the
+/// latest appends (`<id>:<next>`, newest first), `ARGV[1]` = expected next
+/// sequence, `ARGV[2]` = this append's id, `ARGV[3..]` = encoded pages in
+/// order. Returns `{1, next}` when appended, `{1, next}` too when an append
+/// with this id was already applied (its reply was lost and this is the
+/// retry: nothing is written again), and `{0, actual}` on a sequence
+/// mismatch (nothing written).
 pub(crate) static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local actual = redis.call('LLEN', KEYS[1])
 if actual ~= tonumber(ARGV[1]) then
+  local prefix = ARGV[2] .. ':'
+  for _, done in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    if string.sub(done, 1, #prefix) == prefix then
+      return {1, tonumber(string.sub(done, #prefix + 1))}
+    end
+  end
   return {0, actual}
 end
 -- RPUSH in chunks: unpack() of thousands of values overflows Lua's C stack.
 local n = #ARGV
-local i = 2
+local i = 3
 while i <= n do
   local last = math.min(i + 199, n)
   redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
   i = last + 1
 end
-return {1, actual + n - 1}
+local next = actual + n - 2
+redis.call('LPUSH', KEYS[2], ARGV[2] .. ':' .. next)
+-- The latest 64 appends are remembered.
+redis.call('LTRIM', KEYS[2], 0, 63)
+return {1, next}
 ",
     )
 });
 
-/// Delete. `KEYS[1]` = events list. Returns how many events it held.
+/// Delete. `KEYS[1]` = events list, `KEYS[2]` = latest appends. Returns
+/// how many events it held.
 pub(crate) static DELETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local n = redis.call('LLEN', KEYS[1])
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
 return n
 ",
     )

@@ -111,13 +111,16 @@ impl EventStore for RedisEventStore {
             self.index(key).await?;
         }
         let encoded: Vec<Vec<u8>> = pages.iter().map(Message::encode_to_vec).collect();
-        let list = self.shared.keys.events(key);
+        let (list, appends) = (self.shared.keys.events(key), self.shared.keys.appends(key));
+        // The same id on the retry `run` makes after a lost connection, so a
+        // retry of an append that was applied is answered, not repeated.
+        let append_id = uuid::Uuid::new_v4().simple().to_string();
         let (appended, sequence): (u8, u64) = self
             .shared
             .connections
             .run(|mut conn| {
                 let mut invocation = APPEND.key(&list);
-                invocation.arg(expected);
+                invocation.key(&appends).arg(expected).arg(&append_id);
                 for page in &encoded {
                     invocation.arg(page.as_slice());
                 }
@@ -197,12 +200,13 @@ impl EventStore for RedisEventStore {
     /// two leaves an indexed aggregate without events, which lists with an
     /// empty history, as after a failed first append.
     async fn delete(&self, key: &AggregateKey) -> Result<u32> {
-        let list = self.shared.keys.events(key);
+        let (list, appends) = (self.shared.keys.events(key), self.shared.keys.appends(key));
         let count: u64 = self
             .shared
             .connections
             .run(|mut conn| {
-                let invocation = DELETE.key(&list);
+                let mut invocation = DELETE.key(&list);
+                invocation.key(&appends);
                 async move { invocation.invoke_async(&mut conn).await }
             })
             .await?;

@@ -378,7 +378,9 @@ async fn commands_per_operation() {
             ("evalsha", 2),
             ("script|load", 1),
             ("llen", 1),
-            ("rpush", 1)
+            ("rpush", 1),
+            ("lpush", 1),
+            ("ltrim", 1)
         ])
     );
 
@@ -386,20 +388,35 @@ async fn commands_per_operation() {
         .append(&key, 0, vec![event("a"), event("b")])
         .await
         .unwrap();
-    // One pipelined round trip for the roots index, one EVALSHA.
+    // One pipelined round trip for the roots index, one EVALSHA (which
+    // also remembers the append's id: LPUSH + LTRIM).
     assert_eq!(
         commands(&mut admin).await,
-        counted(&[("sadd", 2), ("evalsha", 1), ("llen", 1), ("rpush", 1)])
+        counted(&[
+            ("sadd", 2),
+            ("evalsha", 1),
+            ("llen", 1),
+            ("rpush", 1),
+            ("lpush", 1),
+            ("ltrim", 1)
+        ])
     );
     store.append(&key, 2, vec![event("c")]).await.unwrap();
     assert_eq!(
         commands(&mut admin).await,
-        counted(&[("evalsha", 1), ("llen", 1), ("rpush", 1)])
+        counted(&[
+            ("evalsha", 1),
+            ("llen", 1),
+            ("rpush", 1),
+            ("lpush", 1),
+            ("ltrim", 1)
+        ])
     );
+    // A conflict also reads the remembered appends (not this one's).
     assert!(store.append(&key, 1, vec![event("late")]).await.is_err());
     assert_eq!(
         commands(&mut admin).await,
-        counted(&[("evalsha", 1), ("llen", 1)])
+        counted(&[("evalsha", 1), ("llen", 1), ("lrange", 1)])
     );
     store.load(&key, LoadRange::all()).await.unwrap();
     assert_eq!(commands(&mut admin).await, counted(&[("lrange", 1)]));
@@ -484,4 +501,46 @@ async fn acquired(guard: &impl FiringGuard, key: &str) -> angzarr_core::Lease {
         angzarr_core::Acquisition::Acquired(lease) => lease,
         other => panic!("expected to acquire `{key}`, got {other:?}"),
     }
+}
+
+/// The server applies an append and its reply is lost (a proxy swallows
+/// it): the store's retry on a new connection recognises its own append and
+/// answers it, so the events are stored once and the caller sees success,
+/// not a conflict that a commutative command would answer by appending again.
+#[tokio::test]
+async fn an_append_whose_reply_is_lost_is_recognised_not_repeated() {
+    let redis = emulators::redis().await;
+    let proxy = angzarr_testkit::faults::Proxy::start(&redis.host_port()).await;
+    let backend = Builder::new()
+        .with_url(format!("redis://{}", proxy.address()))
+        .with_key_prefix(emulators::unique_name("lost"))
+        .build()
+        .unwrap();
+    let store = backend.event_store();
+    let key = fresh_key("lost");
+    // Warms the connection and loads the script.
+    store.append(&key, 0, vec![event("a")]).await.unwrap();
+
+    proxy.drop_replies(1);
+    let next = store
+        .append(&key, 1, vec![event("b"), event("c")])
+        .await
+        .unwrap();
+    assert_eq!(proxy.dropped(), 1, "the reply was lost");
+    assert_eq!(next, 3);
+    let stored: Vec<String> = store
+        .load(&key, LoadRange::all())
+        .await
+        .unwrap()
+        .iter()
+        .map(angzarr_testkit::suites::label)
+        .collect();
+    assert_eq!(stored, ["a", "b", "c"], "stored once");
+
+    // Another writer's append in between is no reason to answer success.
+    let stale = store.append(&key, 1, vec![event("x")]).await.unwrap_err();
+    assert!(
+        matches!(stale, Error::SequenceConflict { actual: 3, .. }),
+        "{stale}"
+    );
 }

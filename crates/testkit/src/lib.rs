@@ -19,6 +19,7 @@
 
 pub mod emulators;
 pub mod errors;
+pub mod faults;
 pub mod published_python;
 pub mod shop_python;
 pub mod suites;
