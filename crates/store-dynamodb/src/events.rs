@@ -26,6 +26,15 @@
 //! items.
 //!
 //! A refused write costs one more `Query` to report the actual next sequence.
+//!
+//! Every item stores its append's id (`append_id`), so an unknown outcome is
+//! resolved instead of repeated: when a transaction is refused by a
+//! condition, or its outcome is unknown (a timeout, a lost connection,
+//! `TransactionInProgress`, a server error) — the first attempt may have been
+//! applied and its answer lost before the SDK retried — one consistent
+//! `GetItem` of the event at `expected` tells whether it is this append's,
+//! which is then a success. A single `PutItem` learns the same from the item
+//! its refusal returns.
 use std::sync::Arc;
 
 use angzarr_core::payload::{offload_page, resolve_page};
@@ -33,6 +42,7 @@ use angzarr_core::proto::EventPage;
 use angzarr_core::store::{page_sequence, prepare_append};
 use angzarr_core::{AggregateKey, Error, EventStore, LoadRange, Result, StoreLimits};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -149,12 +159,12 @@ impl DynamoDbEventStore {
     fn transaction(
         &self,
         pk: &str,
+        append_id: &str,
         expected: u32,
         events: Vec<Encoded>,
         check_gap: bool,
     ) -> Result<Vec<TransactWriteItem>> {
         let table = &self.shared.tables.events;
-        let append_id = uuid::Uuid::new_v4().to_string();
         let mut actions = Vec::with_capacity(events.len() + 1);
         if let Some(previous) = expected.checked_sub(1)
             && check_gap
@@ -172,9 +182,13 @@ impl DynamoDbEventStore {
         for event in events {
             let put = Put::builder()
                 .table_name(table)
-                .set_item(Some(Self::event_item(pk, &append_id, event)))
+                .set_item(Some(Self::event_item(pk, append_id, event)))
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PK)
+                // A refusal then shows whose the item in the way is.
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build()
                 .map_err(from_build)?;
             actions.push(TransactWriteItem::builder().put(put).build());
@@ -191,7 +205,9 @@ impl DynamoDbEventStore {
         check_gap: bool,
     ) -> Result<u32> {
         let count = events.len() as u32;
-        let actions = self.transaction(&key.storage_key(), expected, events, check_gap)?;
+        let append_id = uuid::Uuid::new_v4().to_string();
+        let actions =
+            self.transaction(&key.storage_key(), &append_id, expected, events, check_gap)?;
         let result = self
             .shared
             .client
@@ -202,22 +218,78 @@ impl DynamoDbEventStore {
             .client_request_token(uuid::Uuid::new_v4().to_string())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(expected + count),
-            Err(error) => match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => {
-                    let codes = cancel
-                        .cancellation_reasons()
-                        .iter()
-                        .filter_map(|r| r.code())
-                        .filter(|c| *c != "None")
-                        .map(str::to_owned)
-                        .collect();
-                    self.cancelled(key, expected, codes).await
+        let error = match result {
+            Ok(_) => return Ok(expected + count),
+            Err(error) => error,
+        };
+        // A refusal or an unknown outcome may hide a first attempt that was
+        // applied (its answer lost, the SDK's retry then refused or timed
+        // out): the event at `expected` tells, by its append id.
+        let ambiguous = unknown_outcome(&error)
+            || matches!(
+                error.as_service_error(),
+                Some(
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                        | TransactWriteItemsError::InternalServerError(_)
+                )
+            );
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => {
+                let reasons = cancel.cancellation_reasons();
+                // An event already there (not the gap check) may be ours:
+                // the refusal carries the item where the service returns it,
+                // else one read tells.
+                let first_put = usize::from(check_gap && expected > 0);
+                let refused_puts: Vec<_> = reasons
+                    .iter()
+                    .skip(first_put)
+                    .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect();
+                let ours = match refused_puts.iter().find_map(|r| r.item()) {
+                    Some(item) => item.get(APPEND_ID) == Some(&s(&append_id)),
+                    None if !refused_puts.is_empty() => {
+                        self.written_by(key, expected, &append_id).await?
+                    }
+                    None => false,
+                };
+                if ours {
+                    return Ok(expected + count);
                 }
-                _ => Err(from_sdk(error)),
-            },
+                let codes = reasons
+                    .iter()
+                    .filter_map(|r| r.code())
+                    .filter(|c| *c != "None")
+                    .map(str::to_owned)
+                    .collect();
+                self.cancelled(key, expected, codes).await
+            }
+            _ if ambiguous && self.written_by(key, expected, &append_id).await? => {
+                Ok(expected + count)
+            }
+            _ => Err(from_sdk(error)),
         }
+    }
+
+    /// Whether the event at `sequence` of `key` was written by the append
+    /// `append_id` (one consistent `GetItem` of its id).
+    async fn written_by(&self, key: &AggregateKey, sequence: u32, append_id: &str) -> Result<bool> {
+        let out = self
+            .shared
+            .client
+            .get_item()
+            .table_name(&self.shared.tables.events)
+            .key(PK, s(key.storage_key()))
+            .key(SEQ, n(sequence))
+            .consistent_read(true)
+            .projection_expression("#id")
+            .expression_attribute_names("#id", APPEND_ID)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(out
+            .item()
+            .and_then(|item| item.get(APPEND_ID))
+            .is_some_and(|id| *id == s(append_id)))
     }
 
     /// One event whose gap check is already proven: one conditional
@@ -254,6 +326,12 @@ impl DynamoDbEventStore {
                     } else {
                         self.conflict(key, expected).await
                     }
+                }
+                Some(PutItemError::InternalServerError(_)) | None
+                    if (unknown_outcome(&error) || error.as_service_error().is_some())
+                        && self.written_by(key, expected, &append_id).await? =>
+                {
+                    Ok(expected + 1)
                 }
                 _ => Err(from_sdk(error)),
             },
@@ -424,6 +502,16 @@ impl DynamoDbEventStore {
             .collect::<Result<Vec<_>>>()?;
         Ok((keys, out.last_evaluated_key))
     }
+}
+
+/// Whether a request's outcome is unknown at the transport: it may have been
+/// applied (a timeout, a connection lost after sending, an unreadable
+/// answer). Server errors are told apart by their service error.
+fn unknown_outcome<E, R>(error: &SdkError<E, R>) -> bool {
+    matches!(
+        error,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    )
 }
 
 #[async_trait]

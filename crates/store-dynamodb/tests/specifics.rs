@@ -658,17 +658,29 @@ async fn offloaded_events_cost_one_object_request_each() {
     assert_eq!(dynamo_counter.take(), ["Query"]);
 }
 
-/// Loses the answer of the first `PutItem` it sees: moto applied the write,
-/// but the SDK gets a 503 and retries, like after a dropped connection.
-#[derive(Clone, Debug, Default)]
-struct LoseFirstPutAnswer {
+/// Loses the answer of the first request of one operation (`.PutItem`,
+/// `.TransactWriteItems`): moto applied the write, but the SDK gets a 503
+/// and retries, like after a dropped connection.
+#[derive(Clone, Debug)]
+struct LoseFirstAnswer {
+    of: &'static str,
     operation: Arc<std::sync::Mutex<String>>,
     lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl Intercept for LoseFirstPutAnswer {
+impl LoseFirstAnswer {
+    fn of(of: &'static str) -> Self {
+        Self {
+            of,
+            operation: Arc::default(),
+            lost: Arc::default(),
+        }
+    }
+}
+
+impl Intercept for LoseFirstAnswer {
     fn name(&self) -> &'static str {
-        "LoseFirstPutAnswer"
+        "LoseFirstAnswer"
     }
 
     fn read_before_transmit(
@@ -688,8 +700,8 @@ impl Intercept for LoseFirstPutAnswer {
         _components: &RuntimeComponents,
         _config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let put = self.operation.lock().unwrap().ends_with(".PutItem");
-        if put && !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        let chosen = self.operation.lock().unwrap().ends_with(self.of);
+        if chosen && !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
             *context.response_mut().status_mut() = 503.try_into().unwrap();
         }
         Ok(())
@@ -703,7 +715,7 @@ impl Intercept for LoseFirstPutAnswer {
 #[tokio::test]
 async fn a_retried_put_that_had_succeeded_is_not_a_conflict() {
     let plain = common::backend().await;
-    let lose = LoseFirstPutAnswer::default();
+    let lose = LoseFirstAnswer::of(".PutItem");
     let config = plain
         .client()
         .config()
@@ -731,6 +743,54 @@ async fn a_retried_put_that_had_succeeded_is_not_a_conflict() {
     let err = store.append(&key, 0, vec![event("b")]).await.unwrap_err();
     assert!(
         matches!(err, Error::SequenceConflict { actual: 1, .. }),
+        "{err:?}"
+    );
+}
+
+/// The same for a multi-event append: the first `TransactWriteItems` was
+/// applied and its answer lost; the SDK's retry is refused (its items
+/// exist). The store reads the first event's `append_id`, finds its own, and
+/// reports success: stored once, no conflict with itself.
+#[tokio::test]
+async fn a_retried_transaction_that_had_succeeded_is_not_a_conflict() {
+    let plain = common::backend().await;
+    let lose = LoseFirstAnswer::of(".TransactWriteItems");
+    let config = plain
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(lose.clone())
+        .build();
+    let dynamodb = Builder::new()
+        .with_tables(plain.tables().clone())
+        .with_client(aws_sdk_dynamodb::Client::from_conf(config))
+        .build()
+        .await
+        .unwrap();
+    let store = dynamodb.event_store();
+    let key = fresh_key("retried");
+    assert_eq!(
+        store
+            .append(&key, 0, vec![event("a"), event("b")])
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(lose.lost.load(std::sync::atomic::Ordering::SeqCst));
+    let labels: Vec<_> = store
+        .load_all(&key)
+        .await
+        .unwrap()
+        .iter()
+        .map(label)
+        .collect();
+    assert_eq!(labels, ["a", "b"]);
+    let err = store
+        .append(&key, 1, vec![event("c"), event("d")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SequenceConflict { actual: 2, .. }),
         "{err:?}"
     );
 }
