@@ -88,6 +88,10 @@ impl EventBus for KinesisBus {
     fn max_message_bytes(&self) -> usize {
         MAX_BOOK_BYTES
     }
+
+    fn offloads(&self) -> bool {
+        self.payload_store.is_some()
+    }
 }
 
 /// Decodes a record's data into its book and the attributes of its cover

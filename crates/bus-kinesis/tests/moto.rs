@@ -350,6 +350,9 @@ async fn oversized_book_is_offloaded_or_refused() {
         .unwrap();
     let err = plain.publish(&big).await.unwrap_err();
     assert!(matches!(err, Error::LimitExceeded { .. }), "{err:?}");
+    // The pipeline refuses it before storing it, for the same reason.
+    assert!(!plain.offloads());
+    assert!(angzarr_core::bus::check_fits(&plain, &big).is_err());
     assert_eq!(counter.get(), 0, "refused before any request");
 
     let store: Arc<dyn PayloadStore> = Arc::new(MemoryPayloadStore::new());
@@ -359,6 +362,10 @@ async fn oversized_book_is_offloaded_or_refused() {
         .build()
         .await
         .unwrap();
+    assert!(
+        offloading.offloads(),
+        "so the pipeline lets a large book through"
+    );
     offloading.publish(&big).await.unwrap();
     let reader = configured
         .clone()

@@ -241,4 +241,8 @@ impl EventBus for PubSubBus {
     fn max_message_bytes(&self) -> usize {
         self.inner.settings.max_message_bytes
     }
+
+    fn offloads(&self) -> bool {
+        self.inner.payloads.is_some()
+    }
 }

@@ -124,4 +124,8 @@ impl EventBus for SnsBus {
     fn max_message_bytes(&self) -> usize {
         MAX_BOOK_BYTES
     }
+
+    fn offloads(&self) -> bool {
+        self.payload_store.is_some()
+    }
 }

@@ -481,6 +481,8 @@ async fn oversized_book_is_offloaded_and_restored() {
     let mut big = book(&key, 0, "big");
     big.pages = vec![sized_event("big", 300 * 1024)];
     assert!(prost::Message::encoded_len(&big) > MAX_BOOK_BYTES);
+    assert!(bus.offloads(), "so the pipeline lets a large book through");
+    angzarr_core::bus::check_fits(&bus, &big).unwrap();
     bus.publish(&big).await.unwrap();
 
     let subscription = wiring

@@ -90,6 +90,29 @@ pub trait EventBus: Send + Sync + fmt::Debug {
 
     /// The largest encoded book this bus carries, in bytes.
     fn max_message_bytes(&self) -> usize;
+
+    /// Whether a book over [`EventBus::max_message_bytes`] is still carried,
+    /// its largest events offloaded to a payload store on publish (claim
+    /// check). No, unless the bus has a payload store.
+    fn offloads(&self) -> bool {
+        false
+    }
+}
+
+/// Refuses a book `bus` could not carry — over its limit on a bus that does
+/// not offload — with [`Error::LimitExceeded`], so that an append checks it
+/// *before* anything is written: a stored book the bus refuses would reach
+/// no consumer.
+pub fn check_fits(bus: &dyn EventBus, book: &EventBook) -> Result<()> {
+    let (size, limit) = (prost::Message::encoded_len(book), bus.max_message_bytes());
+    if size > limit && !bus.offloads() {
+        return Err(Error::LimitExceeded {
+            what: "event book bytes on the bus (no payload store to offload to)".into(),
+            limit: limit as u64,
+            actual: size as u64,
+        });
+    }
+    Ok(())
 }
 
 /// One received event book, to be acknowledged or handed back.

@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use angzarr_core::bus::check_fits;
 use angzarr_core::ids::{META_DOMAIN, divergence_for};
 use angzarr_core::memory::MemoryFiringGuard;
 use angzarr_core::proto::business_response::Result as Business;
@@ -292,26 +293,30 @@ impl AggregateCoordinator {
                 }
             };
             let stamped = prepare_append(&key, next, pages, self.store.limits())?;
+            // What will be published, checked against the bus before it is
+            // stored: a stored book the bus refuses would reach no one.
+            let count = u32::try_from(stamped.len()).unwrap_or(u32::MAX);
+            let book = published_book(&key, &command, stamped, next.saturating_add(count));
+            check_fits(self.bus.as_ref(), &book)?;
             match self
                 .store
-                .append_at(&key, next, stamped.clone(), divergence)
+                .append_at(&key, next, book.pages.clone(), divergence)
                 .await
             {
                 Ok(new_next) => {
                     let state = match base {
                         Some((snapshot, mut pages)) => {
-                            pages.extend(stamped.iter().cloned());
+                            pages.extend(book.pages.iter().cloned());
                             self.fold_state(&key, handler.as_ref(), snapshot, pages, new_next)
                                 .await
                         }
                         None => None,
                     };
-                    break (
-                        published_book(&key, &command, stamped, new_next),
-                        snapshot,
-                        next,
-                        state,
-                    );
+                    let book = EventBook {
+                        next_sequence: new_next,
+                        ..book
+                    };
+                    break (book, snapshot, next, state);
                 }
                 Err(Error::SequenceConflict { actual, .. })
                     if strategy != MergeStrategy::MergeStrict
@@ -526,17 +531,23 @@ impl AggregateCoordinator {
                 (next, facts.clone())
             };
             let stamped = prepare_append(key, next, pages, self.store.limits())?;
+            let count = u32::try_from(stamped.len()).unwrap_or(u32::MAX);
+            let book = EventBook {
+                cover: Some(key.cover(cover.correlation_id.clone())),
+                snapshot: None,
+                pages: stamped,
+                next_sequence: next.saturating_add(count),
+            };
+            check_fits(self.bus.as_ref(), &book)?;
             match self
                 .store
-                .append_at(key, next, stamped.clone(), divergence)
+                .append_at(key, next, book.pages.clone(), divergence)
                 .await
             {
                 Ok(new_next) => {
                     let book = EventBook {
-                        cover: Some(key.cover(cover.correlation_id.clone())),
-                        snapshot: None,
-                        pages: stamped,
                         next_sequence: new_next,
+                        ..book
                     };
                     self.publish(&book).await?;
                     return Ok(book);

@@ -30,7 +30,7 @@ use angzarr_core::proto::{
     CommandResponse, EventBook, FactInjectionResponse, ProcessManagerHandleRequest,
     ProcessManagerHandleResponse, ProcessManagerPrepareRequest,
 };
-use angzarr_core::store::page_sequence;
+use angzarr_core::store::{page_sequence, prepare_append};
 use angzarr_core::{
     AggregateKey, Error, EventBus, EventStore, EventStoreExt, FiringGuard, LoadRange, Result,
     Timelines,
@@ -264,6 +264,22 @@ impl ProcessManagerDispatch {
                     page.cascade_id = Some(key.to_owned());
                 }
                 if !pages.is_empty() {
+                    // Checked against the bus before it is stored, as
+                    // stamped.
+                    angzarr_core::bus::check_fits(
+                        self.bus.as_ref(),
+                        &EventBook {
+                            cover: Some(state_key.cover(origin.correlation_id.clone())),
+                            snapshot: None,
+                            pages: prepare_append(
+                                &state_key,
+                                expected,
+                                pages.clone(),
+                                self.store.limits(),
+                            )?,
+                            next_sequence: expected,
+                        },
+                    )?;
                     match self.store.append(&state_key, expected, pages.clone()).await {
                         Ok(_) => {
                             pages = self

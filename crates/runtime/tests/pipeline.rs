@@ -1148,3 +1148,75 @@ async fn a_gapped_read_is_read_again_and_never_decided_on() {
     assert_eq!(store2.inner.next_sequence(&key2).await.unwrap(), 16);
     assert_eq!(store.inner.next_sequence(&key).await.unwrap(), 17);
 }
+
+/// A bus that says it offloads large books, as SQS, Kinesis and Pub/Sub do
+/// with a payload store.
+#[derive(Debug)]
+struct Offloading(MemoryBus);
+
+#[async_trait]
+impl angzarr_core::EventBus for Offloading {
+    async fn publish(&self, _: &EventBook) -> angzarr_core::Result<()> {
+        // Accepted, as an offloading bus would (the memory bus would refuse).
+        Ok(())
+    }
+    fn max_message_bytes(&self) -> usize {
+        self.0.max_message_bytes()
+    }
+    fn offloads(&self) -> bool {
+        true
+    }
+}
+
+fn big_page(bytes: usize) -> EventPage {
+    EventPage {
+        payload: Some(Payload::Event(prost_types::Any {
+            type_url: "type.googleapis.com/test.Big".into(),
+            value: vec![7; bytes],
+        })),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_book_the_bus_cannot_carry_is_refused_before_it_is_stored() {
+    // A 2 KiB event on a 1 KiB bus without a payload store.
+    let store = Arc::new(MemoryEventStore::new());
+    let bus = Arc::new(MemoryBus::with_max_message_bytes(1024));
+    let coordinator = AggregateCoordinator::builder(store.clone(), bus)
+        .handler("clock", Scripted::new(events(None, vec![big_page(2048)])))
+        .build();
+    let key = AggregateKey::new("clock", uuid::Uuid::new_v4()).unwrap();
+    let refused = coordinator.handle(tick(&key)).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::LimitExceeded { limit: 1024, .. }),
+        "{refused:?}"
+    );
+    assert!(
+        store.load_all(&key).await.unwrap().is_empty(),
+        "nothing stored, so nothing is stuck unpublished"
+    );
+    // A fact of that size: the same.
+    let fact_request = fact_request(&key, vec![big_fact("big", 2048)]);
+    let refused = coordinator.inject(fact_request).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::LimitExceeded { .. }),
+        "{refused:?}"
+    );
+    assert!(store.load_all(&key).await.unwrap().is_empty());
+
+    // The same on a bus that offloads: stored and published.
+    let bus = Arc::new(Offloading(MemoryBus::with_max_message_bytes(1024)));
+    let coordinator = AggregateCoordinator::builder(store.clone(), bus)
+        .handler("clock", Scripted::new(events(None, vec![big_page(2048)])))
+        .build();
+    coordinator.handle(tick(&key)).await.unwrap();
+    assert_eq!(store.load_all(&key).await.unwrap().len(), 1);
+}
+
+fn big_fact(external_id: &str, bytes: usize) -> EventPage {
+    EventPage {
+        payload: big_page(bytes).payload,
+        ..fact(external_id, 1)
+    }
+}
