@@ -51,6 +51,12 @@ pub struct LambdaConfig {
     /// A PEM file of more roots for the AWS SDK's HTTPS client (a private
     /// CA, a TLS-inspecting proxy).
     pub ca_cert_file: Option<String>,
+    /// How long one `Invoke` of an aggregate function may take, in seconds:
+    /// at least that function's timeout, so that a slow command's outcome
+    /// is waited for rather than cut off (default 900, Lambda's longest).
+    /// An `Invoke` is never retried by the SDK: its outcome is unknown once
+    /// it was sent.
+    pub invoke_timeout_secs: u64,
 }
 
 impl Default for LambdaConfig {
@@ -64,6 +70,7 @@ impl Default for LambdaConfig {
             fifo: false,
             trust_roots: TrustRoots::Amazon,
             ca_cert_file: None,
+            invoke_timeout_secs: 900,
         }
     }
 }
@@ -105,6 +112,12 @@ impl LambdaConfig {
             if name.trim().is_empty() {
                 return Err(Error::config(key, "must name a function"));
             }
+        }
+        if self.invoke_timeout_secs == 0 {
+            return Err(Error::config(
+                "lambda.invoke_timeout_secs",
+                "must be above 0: at least the aggregate function's timeout",
+            ));
         }
         Ok(())
     }
@@ -166,6 +179,15 @@ mod tests {
             assert_eq!(config.trust_roots, TrustRoots::System);
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_zero_invoke_timeout_is_refused() {
+        let figment = Figment::new().merge(Yaml::string("lambda: { invoke_timeout_secs: 0 }"));
+        let err = LambdaConfig::from_figment(&figment)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lambda.invoke_timeout_secs"), "{err}");
     }
 
     #[test]

@@ -151,7 +151,10 @@ impl LambdaTransport {
 
     /// The Lambda client for `config` (region, endpoint override, static
     /// credentials from the environment), sharing an SDK configuration of
-    /// `sdk_configs` when one matches.
+    /// `sdk_configs` when one matches. One attempt per `Invoke`, for up to
+    /// `lambda.invoke_timeout_secs`: a command that was sent may have run,
+    /// so the SDK neither cuts it off at its usual 10 s per attempt nor
+    /// sends it again.
     pub async fn client(
         config: &LambdaConfig,
         sdk_configs: &angzarr_aws::SdkConfigs,
@@ -159,7 +162,11 @@ impl LambdaTransport {
         let sdk = sdk_configs
             .get(config.region.as_deref(), config.invoke_endpoint.as_deref())
             .await;
-        aws_sdk_lambda::Client::new(&sdk)
+        let invoke = std::time::Duration::from_secs(config.invoke_timeout_secs);
+        aws_sdk_lambda::Client::from_conf(invoke_config(
+            aws_sdk_lambda::config::Builder::from(&sdk),
+            invoke,
+        ))
     }
 
     async fn invoke(&self, function: &str, request: &CommandRequest) -> Result<CommandResponse> {
@@ -200,6 +207,23 @@ impl LambdaTransport {
         })?;
         answer.into_result()
     }
+}
+
+/// `base` for `Invoke`: one attempt (no SDK retry: a sent command may have
+/// run, and Lambda's own synchronous invocation does not retry either) of up
+/// to `timeout`, which must cover the invoked function's timeout.
+pub fn invoke_config(
+    base: aws_sdk_lambda::config::Builder,
+    timeout: std::time::Duration,
+) -> aws_sdk_lambda::Config {
+    let timeouts = aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(timeout)
+        .operation_timeout(timeout)
+        .build();
+    base.retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .timeout_config(timeouts)
+        .build()
 }
 
 #[async_trait]
@@ -306,5 +330,92 @@ mod tests {
         let ok = AggregateAnswer::of(Ok(CommandResponse::default()));
         assert_eq!(ok.into_result().unwrap(), CommandResponse::default());
         assert!(AggregateAnswer::default().into_result().is_err());
+    }
+
+    /// A stand-in for the Lambda `Invoke` API whose function takes `delay`
+    /// to answer; the count of invocations it received.
+    async fn slow_function(
+        delay: std::time::Duration,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let invoked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = invoked.clone();
+        let app = axum::Router::new().route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(move || {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    axum::Json(AggregateAnswer::of(Ok(CommandResponse::default())))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, invoked)
+    }
+
+    /// The client settings every SDK client of a function shares: 3
+    /// attempts of at most `attempt` each.
+    fn shared_settings(
+        endpoint: &str,
+        attempt: std::time::Duration,
+    ) -> aws_sdk_lambda::config::Builder {
+        aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "t", "t", None, None, "test",
+            ))
+            .http_client(angzarr_aws::default_https_client())
+            .retry_config(
+                aws_sdk_lambda::config::retry::RetryConfig::standard().with_max_attempts(3),
+            )
+            .timeout_config(
+                aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(attempt)
+                    .build(),
+            )
+    }
+
+    async fn invoke_through(config: aws_sdk_lambda::Config) -> Result<CommandResponse> {
+        let transport = LambdaTransport::new(aws_sdk_lambda::Client::from_conf(config));
+        let endpoint = url::Url::parse("lambda:aggregate").unwrap();
+        transport.send("cart", &endpoint, request()).await
+    }
+
+    /// A command slower than the shared per-attempt timeout runs once, and
+    /// its answer is waited for; one slower than the invoke timeout fails
+    /// without being sent again.
+    #[tokio::test]
+    async fn an_invoke_is_waited_for_and_never_sent_twice() {
+        let attempt = std::time::Duration::from_millis(300);
+        let (url, invoked) = slow_function(std::time::Duration::from_millis(800)).await;
+        let count = || invoked.swap(0, std::sync::atomic::Ordering::SeqCst);
+
+        // The shared settings alone would cut it off and send it again.
+        let shared = shared_settings(&url, attempt).build();
+        assert!(invoke_through(shared).await.is_err());
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        assert_eq!(count(), 3, "the command ran three times");
+
+        // The invoke settings: waited for, once.
+        let waited = invoke_config(
+            shared_settings(&url, attempt),
+            std::time::Duration::from_secs(5),
+        );
+        invoke_through(waited).await.unwrap();
+        assert_eq!(count(), 1);
+
+        // Slower than the invoke timeout: a failure, and still one run.
+        let short = invoke_config(
+            shared_settings(&url, attempt),
+            std::time::Duration::from_millis(400),
+        );
+        assert!(invoke_through(short).await.is_err());
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        assert_eq!(count(), 1, "not sent again");
     }
 }
