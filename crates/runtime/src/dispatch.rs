@@ -58,6 +58,25 @@ impl From<&FiringGuardConfig> for FiringPolicy {
     }
 }
 
+/// Keys of a handler's commands or facts, derived from their content: the
+/// SHA-256 of the encoded message (32 hex digits), then how many identical
+/// ones came before it in the same answer, so that two equal commands stay
+/// two and a reordered answer keeps every key.
+#[derive(Debug, Default)]
+struct ContentKeys(std::collections::HashMap<String, u32>);
+
+impl ContentKeys {
+    fn key(&mut self, message: &impl prost::Message) -> String {
+        let digest = angzarr_core::payload::content_hash(&message.encode_to_vec());
+        let mut hash = angzarr_core::payload::hex(&digest);
+        hash.truncate(32);
+        let before = self.0.entry(hash.clone()).or_default();
+        let key = format!("{hash}.{before}");
+        *before += 1;
+        key
+    }
+}
+
 /// Runs `work` at most once per `key` (per retention): `Duplicate` when it
 /// was done before; a retriable error while another instance holds the key;
 /// on failure the key is released so a redelivery can try again.
@@ -276,7 +295,8 @@ impl Outbound {
     ) -> Result<(Vec<CommandResponse>, usize)> {
         let mut sent = Vec::new();
         let mut dead = 0;
-        for (index, mut command) in commands.into_iter().enumerate() {
+        let mut seen = ContentKeys::default();
+        for mut command in commands {
             if let Some(cover) = command.cover.as_mut() {
                 origin.stamp(cover);
             }
@@ -284,7 +304,10 @@ impl Outbound {
                 command: Some(command.clone()),
                 ..Default::default()
             };
-            let command_key = format!("{}/command/{index}", origin.key);
+            // Keyed by what the command is, not where it is in the answer: a
+            // redelivery whose handler answers the same commands in another
+            // order sends none of them twice.
+            let command_key = format!("{}/command/{}", origin.key, seen.key(&command));
             let outcome = run_once(self.guard.as_ref(), self.policy, &command_key, async {
                 match self.router.send(request).await {
                     Ok(response) => Ok(Some(response)),
@@ -321,7 +344,10 @@ impl Outbound {
     ) -> Result<(Vec<FactInjectionResponse>, usize)> {
         let mut injected = Vec::new();
         let mut dead = 0;
-        for (index, mut fact) in facts.into_iter().enumerate() {
+        let mut seen = ContentKeys::default();
+        for mut fact in facts {
+            // Keyed by content, as commands are (before any header is added).
+            let fact_key = seen.key(&fact);
             if let Some(cover) = fact.cover.as_mut() {
                 if cover.correlation_id.is_empty() {
                     cover.correlation_id.clone_from(&origin.correlation_id);
@@ -339,7 +365,7 @@ impl Outbound {
                     page.header = Some(PageHeader {
                         sequence_type: Some(SequenceType::ExternalDeferred(
                             ExternalDeferredSequence {
-                                external_id: format!("{}/fact/{index}/{page_index}", origin.key),
+                                external_id: format!("{}/fact/{fact_key}/{page_index}", origin.key),
                                 description: format!("a fact of {} `{}`", origin.kind, origin.name),
                             },
                         )),
@@ -368,6 +394,8 @@ impl Outbound {
         Ok((injected, dead))
     }
 
+    /// Sends `error`'s reason for `payload` to the dead letters, as from
+    /// `origin`.
     pub async fn dead_letter(
         &self,
         origin: &Origin<'_>,
