@@ -51,6 +51,13 @@ pub trait FiringGuard: Send + Sync + fmt::Debug {
     /// Gives the key up after a failure, so a redelivery can do the work.
     /// Fails with [`crate::Error::LeaseLost`] if another holder has it.
     async fn release(&self, lease: &Lease) -> Result<()>;
+
+    /// Extends the lease to `duration` from now while its work goes on, so
+    /// that a delivery slower than one lease is not taken over and done a
+    /// second time. Fails with [`crate::Error::LeaseLost`] if the key is no
+    /// longer this lease's (another holder took it over, or, where the store
+    /// forgets expired keys itself, it expired).
+    async fn renew(&self, lease: &Lease, duration: Duration) -> Result<()>;
 }
 
 /// The firing-guard key of `handler` processing `book`:

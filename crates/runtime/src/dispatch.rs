@@ -99,7 +99,7 @@ where
             ));
         }
     };
-    match work.await {
+    match renewing(guard, policy.lease, &lease, work).await {
         Ok(value) => {
             guard.complete(&lease, policy.retention).await?;
             Ok(Guarded::Done(value))
@@ -109,6 +109,35 @@ where
                 warn!(key, %release_error, "releasing a failed delivery's key failed");
             }
             Err(error)
+        }
+    }
+}
+
+/// Runs `work`, renewing `lease` for another `duration` every third of it
+/// while the work goes on, so that a delivery slower than one lease is not
+/// taken over by a redelivery and done twice. A failed renewal is logged:
+/// the work goes on, and its completion then reports the lost lease.
+async fn renewing<T, F>(
+    guard: &dyn FiringGuard,
+    duration: std::time::Duration,
+    lease: &angzarr_core::Lease,
+    work: F,
+) -> Result<T>
+where
+    F: Future<Output = Result<T>>,
+{
+    let every = (duration / 3).max(std::time::Duration::from_millis(1));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            result = &mut work => return result,
+            _ = ticks.tick() => {
+                if let Err(error) = guard.renew(lease, duration).await {
+                    warn!(key = %lease.key, %error, "renewing a delivery's lease failed");
+                }
+            }
         }
     }
 }

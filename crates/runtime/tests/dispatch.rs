@@ -116,3 +116,70 @@ async fn a_redelivered_saga_answering_in_another_order_sends_each_command_once()
     received.sort_unstable();
     assert_eq!(received, ['A', 'B'], "each command once");
 }
+
+/// A projector that takes `slow` per book and counts what it applied.
+#[derive(Debug)]
+struct Slow {
+    slow: std::time::Duration,
+    applied: Mutex<u32>,
+}
+
+#[async_trait]
+impl angzarr_runtime::Projector for Slow {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    async fn handle(&self, _: EventBook) -> Result<angzarr_core::proto::Projection> {
+        tokio::time::sleep(self.slow).await;
+        *self.applied.lock().unwrap() += 1;
+        Ok(Default::default())
+    }
+}
+
+/// A projector slower than its lease, and a second delivery of the same
+/// book once the first lease would have ended: the lease is renewed while
+/// the first runs, so the second waits (retriable) and then finds it done —
+/// one effect.
+#[tokio::test]
+async fn a_delivery_slower_than_its_lease_is_not_done_twice() {
+    let lease = std::time::Duration::from_millis(300);
+    let dispatch = Arc::new(angzarr_runtime::ProjectorDispatch::new(
+        Arc::new(MemoryFiringGuard::new()),
+        angzarr_runtime::FiringPolicy {
+            lease,
+            retention: std::time::Duration::from_secs(60),
+        },
+    ));
+    let projector = Arc::new(Slow {
+        slow: lease * 3,
+        applied: Mutex::default(),
+    });
+    let book = EventBook {
+        cover: Some(
+            AggregateKey::new("source", uuid::Uuid::new_v4())
+                .unwrap()
+                .cover(""),
+        ),
+        pages: vec![EventPage {
+            header: Some(angzarr_core::proto::PageHeader {
+                sequence_type: Some(angzarr_core::proto::page_header::SequenceType::Sequence(0)),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let first = tokio::spawn({
+        let (dispatch, projector, book) = (dispatch.clone(), projector.clone(), book.clone());
+        async move { dispatch.deliver(projector.as_ref(), book).await }
+    });
+    tokio::time::sleep(lease * 2).await;
+    let second = dispatch.deliver(projector.as_ref(), book.clone()).await;
+    assert!(
+        second.unwrap_err().is_retriable(),
+        "still in progress: redelivered later"
+    );
+    assert!(matches!(first.await.unwrap().unwrap(), Guarded::Done(_)));
+    let third = dispatch.deliver(projector.as_ref(), book).await.unwrap();
+    assert_eq!(third, Guarded::Duplicate);
+    assert_eq!(*projector.applied.lock().unwrap(), 1, "one effect");
+}

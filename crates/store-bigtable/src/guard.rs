@@ -187,6 +187,21 @@ impl FiringGuard for BigtableFiringGuard {
         }
     }
 
+    async fn renew(&self, lease: &Lease, duration: Duration) -> Result<()> {
+        let held = format!("{IN_PROGRESS}{}", lease.token);
+        let longer = Self::write_state(held.clone(), now_ms().saturating_add(millis(duration)));
+        if self
+            .write_if(&lease.key, Some(held.as_bytes()), longer)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost {
+                key: lease.key.clone(),
+            })
+        }
+    }
+
     async fn release(&self, lease: &Lease) -> Result<()> {
         let held = format!("{IN_PROGRESS}{}", lease.token);
         if self

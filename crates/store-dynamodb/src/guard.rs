@@ -158,6 +158,39 @@ impl FiringGuard for DynamoDbFiringGuard {
         }
     }
 
+    async fn renew(&self, lease: &Lease, duration: Duration) -> Result<()> {
+        let until = now_ms().saturating_add(millis(duration));
+        let result = self
+            .shared
+            .client
+            .update_item()
+            .table_name(&self.shared.tables.guard)
+            .key(PK, s(&lease.key))
+            .update_expression("SET #expires_at = :until, #ttl = :ttl")
+            .condition_expression("#token = :token AND #state = :in_progress")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#expires_at", EXPIRES_AT)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_names("#token", TOKEN)
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":ttl", n(ttl_of(until)))
+            .expression_attribute_values(":token", s(&lease.token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    Err(Error::LeaseLost {
+                        key: lease.key.clone(),
+                    })
+                }
+                _ => Err(from_sdk(error)),
+            },
+        }
+    }
+
     async fn release(&self, lease: &Lease) -> Result<()> {
         let result = self
             .shared

@@ -9,7 +9,7 @@ use angzarr_core::{Acquisition, Error, FiringGuard, Lease, Result};
 use async_trait::async_trait;
 
 use crate::backend::Shared;
-use crate::scripts::{GUARD_ACQUIRE, GUARD_COMPLETE, GUARD_RELEASE};
+use crate::scripts::{GUARD_ACQUIRE, GUARD_COMPLETE, GUARD_RELEASE, GUARD_RENEW};
 
 /// The Redis [`FiringGuard`]; take it from [`crate::RedisBackend::firing_guard`].
 #[derive(Clone, Debug)]
@@ -108,5 +108,10 @@ impl FiringGuard for RedisFiringGuard {
 
     async fn release(&self, lease: &Lease) -> Result<()> {
         self.holds(&GUARD_RELEASE, lease, None).await
+    }
+
+    async fn renew(&self, lease: &Lease, duration: Duration) -> Result<()> {
+        let lease_ms = millis("lease", duration)?;
+        self.holds(&GUARD_RENEW, lease, Some(lease_ms)).await
     }
 }

@@ -102,6 +102,21 @@ return 0
     )
 });
 
+/// Firing-guard renew. `KEYS[1]` = guard key, `ARGV[1]` = `p:<token>`,
+/// `ARGV[2]` = the new lease in ms. Returns 1 if this lease held the key
+/// (now extended), 0 otherwise.
+pub(crate) static GUARD_RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+",
+    )
+});
+
 /// Rate-limit count. `KEYS[1]` = counter, `ARGV[1]` = window in ms. The
 /// first request of a window starts it (the counter expires with the
 /// window). Returns `{count, pttl}`.

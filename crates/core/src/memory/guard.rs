@@ -75,6 +75,19 @@ impl FiringGuard for MemoryFiringGuard {
         }
     }
 
+    async fn renew(&self, lease: &Lease, duration: Duration) -> Result<()> {
+        let mut keys = lock(&self.keys);
+        match keys.get_mut(&lease.key) {
+            Some(State::InProgress { token, until }) if *token == lease.token => {
+                *until = Instant::now() + duration;
+                Ok(())
+            }
+            _ => Err(Error::LeaseLost {
+                key: lease.key.clone(),
+            }),
+        }
+    }
+
     async fn release(&self, lease: &Lease) -> Result<()> {
         let mut keys = lock(&self.keys);
         match keys.get(&lease.key) {

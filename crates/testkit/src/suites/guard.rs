@@ -97,6 +97,33 @@ pub async fn stale_lease_cannot_complete(guard: Arc<dyn FiringGuard>) {
     guard.complete(&current, RETENTION).await.unwrap();
 }
 
+/// A renewed lease keeps others out past its first end, and only its holder
+/// can renew it: a stale holder's renewal is `LeaseLost`.
+pub async fn a_renewed_lease_keeps_others_out(guard: Arc<dyn FiringGuard>) {
+    let key = fresh_name("renew");
+    let lease = acquired(&*guard, &key, LEASE).await;
+    tokio::time::sleep(LEASE / 2).await;
+    guard.renew(&lease, Duration::from_secs(30)).await.unwrap();
+    tokio::time::sleep(LEASE / 2 + SLACK).await;
+    // Past the first lease's end: still this holder's.
+    assert!(matches!(
+        guard.acquire(&key, LEASE).await.unwrap(),
+        Acquisition::InProgress { .. }
+    ));
+    guard.complete(&lease, RETENTION).await.unwrap();
+    let err = guard.renew(&lease, LEASE).await.unwrap_err();
+    assert!(matches!(err, Error::LeaseLost { .. }), "{err:?}");
+
+    // A holder whose lease was taken over cannot renew it.
+    let other = fresh_name("renew-stale");
+    let stale = acquired(&*guard, &other, LEASE).await;
+    tokio::time::sleep(LEASE + SLACK).await;
+    let current = acquired(&*guard, &other, Duration::from_secs(30)).await;
+    let err = guard.renew(&stale, LEASE).await.unwrap_err();
+    assert!(matches!(err, Error::LeaseLost { .. }), "{err:?}");
+    guard.complete(&current, RETENTION).await.unwrap();
+}
+
 /// Eight concurrent deliveries of one event: the effect happens once.
 pub async fn duplicate_deliveries_have_one_effect(guard: Arc<dyn FiringGuard>) {
     let key = fresh_name("effect");

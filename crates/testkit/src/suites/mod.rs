@@ -210,6 +210,7 @@ macro_rules! firing_guard_suites {
                 release_allows_a_retry,
                 completion_is_retained_then_forgotten,
                 stale_lease_cannot_complete,
+                a_renewed_lease_keeps_others_out,
                 duplicate_deliveries_have_one_effect,
             ]
         );
