@@ -95,6 +95,30 @@ fn coordinator(snapshot_every: Option<u32>, cache: bool) -> AggregateCoordinator
     builder.build()
 }
 
+/// What the correlation index costs a command that carries a correlation
+/// id: one aggregate with the state cache, one event per command, the index
+/// on (the default) and off, side by side.
+fn correlation_index(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("correlation_index");
+    group.throughput(Throughput::Elements(1));
+    for (on, label) in [(true, "on"), (false, "off")] {
+        let coordinator = AggregateCoordinator::builder(
+            Arc::new(MemoryEventStore::new()),
+            Arc::new(MemoryBus::new()),
+        )
+        .handler("counter", Arc::new(counter()))
+        .cache_states(10_000)
+        .correlation_index(on)
+        .build();
+        let root = uuid::Uuid::new_v4();
+        group.bench_function(BenchmarkId::new("one_aggregate/state_cache", label), |b| {
+            b.iter(|| rt.block_on(coordinator.handle(add(root, 1))).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn throughput(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("throughput");
@@ -277,5 +301,5 @@ fn latency(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput, latency);
+criterion_group!(benches, throughput, correlation_index, latency);
 criterion_main!(benches);
