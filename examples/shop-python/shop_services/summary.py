@@ -39,27 +39,35 @@ NAME = "order-summary"
 Status = shop_pb2.OrderStatus
 
 
+def _advance(summary, status):
+    """Moves the status to `status` unless it is further along already: an
+    order's books and its shipment's come on different topics, so a late
+    `OrderPaid` must not take a fulfilling order back to paid (the statuses
+    are numbered in the order's lifecycle), as in the Rust projector."""
+    summary.status = max(summary.status, status)
+
+
 def _placed(summary, event):
-    summary.status = Status.ORDER_STATUS_PLACED
+    _advance(summary, Status.ORDER_STATUS_PLACED)
     summary.total_cents = event.total_cents
     # A uint32 sum, as in the Rust projector.
     summary.item_count = sum(item.quantity for item in event.items) & U32_MAX
 
 
 def _paid(summary, event):
-    summary.status = Status.ORDER_STATUS_PAID
+    _advance(summary, Status.ORDER_STATUS_PAID)
 
 
 def _cancelled(summary, event):
-    summary.status = Status.ORDER_STATUS_CANCELLED
+    _advance(summary, Status.ORDER_STATUS_CANCELLED)
 
 
 def _shipment_created(summary, event):
-    summary.status = Status.ORDER_STATUS_FULFILLING
+    _advance(summary, Status.ORDER_STATUS_FULFILLING)
 
 
 def _shipped(summary, event):
-    summary.status = Status.ORDER_STATUS_SHIPPED
+    _advance(summary, Status.ORDER_STATUS_SHIPPED)
     summary.tracking_number = event.tracking_number
 
 

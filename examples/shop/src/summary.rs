@@ -45,8 +45,17 @@ impl OrderSummaries {
     }
 }
 
+/// Moves `summary`'s status to `status` unless it is further along already.
+/// An order's books and its shipment's come on different topics, so their
+/// order of arrival is not the order of the events: a late `OrderPaid` must
+/// not take a fulfilling order back to paid. The statuses are numbered in
+/// the order's lifecycle (placed, paid, cancelled, fulfilling, shipped).
+fn advance(summary: &mut OrderSummary, status: OrderStatus) {
+    summary.status = summary.status.max(status as i32);
+}
+
 /// The projector, writing into `summaries`. Orders and their shipments share
-/// a root, so both update the same summary.
+/// a root, so both update the same summary; the status only moves forward.
 pub fn projector(summaries: &OrderSummaries) -> ProjectorLogic {
     let (placed, paid, cancelled, created, shipped, output) = (
         summaries.clone(),
@@ -59,27 +68,27 @@ pub fn projector(summaries: &OrderSummaries) -> ProjectorLogic {
     ProjectorLogic::new("order-summary")
         .on(move |context, e: OrderPlaced| {
             placed.update(context, |s| {
-                s.status = OrderStatus::Placed as i32;
+                advance(s, OrderStatus::Placed);
                 s.total_cents = e.total_cents;
                 s.item_count = e.items.iter().map(|i| i.quantity).sum();
             });
             Ok(())
         })
         .on(move |context, _: OrderPaid| {
-            paid.update(context, |s| s.status = OrderStatus::Paid as i32);
+            paid.update(context, |s| advance(s, OrderStatus::Paid));
             Ok(())
         })
         .on(move |context, _: OrderCancelled| {
-            cancelled.update(context, |s| s.status = OrderStatus::Cancelled as i32);
+            cancelled.update(context, |s| advance(s, OrderStatus::Cancelled));
             Ok(())
         })
         .on(move |context, _: ShipmentCreated| {
-            created.update(context, |s| s.status = OrderStatus::Fulfilling as i32);
+            created.update(context, |s| advance(s, OrderStatus::Fulfilling));
             Ok(())
         })
         .on(move |context, e: Shipped| {
             shipped.update(context, |s| {
-                s.status = OrderStatus::Shipped as i32;
+                advance(s, OrderStatus::Shipped);
                 s.tracking_number = e.tracking_number;
             });
             Ok(())

@@ -474,3 +474,49 @@ async fn a_saga_fired_on_an_edition_sends_its_commands_into_that_edition() {
         .unwrap();
     assert_eq!(in_rehearsal.pages.len(), 1, "one shipment, in the edition");
 }
+
+/// An order's books and its shipment's come on different topics, so the
+/// read model may see the shipment before the payment: the status still
+/// ends at the furthest step, not at whichever book came last.
+#[tokio::test]
+async fn the_summary_status_only_moves_forward_whatever_the_arrival_order() {
+    use angzarr_core::proto::{EventBook, EventPage, PageHeader, page_header::SequenceType};
+    use angzarr_example_shop::proto::{OrderPaid, OrderStatus, ShipmentCreated};
+    use angzarr_runtime::Projector;
+
+    let book = |domain: &str, root, sequence, event: prost_types::Any| EventBook {
+        cover: Some(key(domain, root).cover("")),
+        pages: vec![EventPage {
+            header: Some(PageHeader {
+                sequence_type: Some(SequenceType::Sequence(sequence)),
+            }),
+            payload: Some(angzarr_core::proto::event_page::Payload::Event(event)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let summaries = angzarr_example_shop::summary::OrderSummaries::default();
+    let projector = angzarr_example_shop::summary::projector(&summaries);
+    let order = uuid::Uuid::new_v4();
+    let shipment = ShipmentCreated {
+        order_id: order.to_string(),
+        items: Vec::new(),
+    };
+    projector
+        .handle(book("fulfillment", order, 0, any::pack(&shipment)))
+        .await
+        .unwrap();
+    let paid = OrderPaid {
+        payment_id: "p".into(),
+        amount_cents: 1,
+        items: Vec::new(),
+    };
+    projector
+        .handle(book("order", order, 1, any::pack(&paid)))
+        .await
+        .unwrap();
+    assert_eq!(
+        summaries.get(&order.to_string()).unwrap().status,
+        OrderStatus::Fulfilling as i32
+    );
+}
