@@ -80,6 +80,50 @@ impl DynamoDbFiringGuard {
             )),
         }
     }
+
+    /// One `UpdateItem` of a key `lease` still holds (its token, in
+    /// progress): `update` sets `expires_at` and the TTL to `duration` from
+    /// now (and the state to completed, with `completing`); `LeaseLost`
+    /// when the key is no longer this lease's.
+    async fn update_held(
+        &self,
+        lease: &Lease,
+        update: &str,
+        completing: bool,
+        duration: Duration,
+    ) -> Result<()> {
+        let until = now_ms().saturating_add(millis(duration));
+        let mut request = self
+            .shared
+            .client
+            .update_item()
+            .table_name(&self.shared.tables.guard)
+            .key(PK, s(&lease.key))
+            .update_expression(update)
+            .condition_expression("#token = :token AND #state = :in_progress")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#expires_at", EXPIRES_AT)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_names("#token", TOKEN)
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":ttl", n(ttl_of(until)))
+            .expression_attribute_values(":token", s(&lease.token));
+        if completing {
+            request = request.expression_attribute_values(":completed", s(COMPLETED));
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    Err(Error::LeaseLost {
+                        key: lease.key.clone(),
+                    })
+                }
+                _ => Err(from_sdk(error)),
+            },
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -123,72 +167,13 @@ impl FiringGuard for DynamoDbFiringGuard {
     }
 
     async fn complete(&self, lease: &Lease, retention: Duration) -> Result<()> {
-        let until = now_ms().saturating_add(millis(retention));
-        let result = self
-            .shared
-            .client
-            .update_item()
-            .table_name(&self.shared.tables.guard)
-            .key(PK, s(&lease.key))
-            .update_expression(
-                "SET #state = :completed, #expires_at = :until, #ttl = :ttl REMOVE #token",
-            )
-            .condition_expression("#token = :token AND #state = :in_progress")
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#expires_at", EXPIRES_AT)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_names("#token", TOKEN)
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":ttl", n(ttl_of(until)))
-            .expression_attribute_values(":token", s(&lease.token))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(Error::LeaseLost {
-                        key: lease.key.clone(),
-                    })
-                }
-                _ => Err(from_sdk(error)),
-            },
-        }
+        let update = "SET #state = :completed, #expires_at = :until, #ttl = :ttl REMOVE #token";
+        self.update_held(lease, update, true, retention).await
     }
 
     async fn renew(&self, lease: &Lease, duration: Duration) -> Result<()> {
-        let until = now_ms().saturating_add(millis(duration));
-        let result = self
-            .shared
-            .client
-            .update_item()
-            .table_name(&self.shared.tables.guard)
-            .key(PK, s(&lease.key))
-            .update_expression("SET #expires_at = :until, #ttl = :ttl")
-            .condition_expression("#token = :token AND #state = :in_progress")
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#expires_at", EXPIRES_AT)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_names("#token", TOKEN)
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":ttl", n(ttl_of(until)))
-            .expression_attribute_values(":token", s(&lease.token))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(Error::LeaseLost {
-                        key: lease.key.clone(),
-                    })
-                }
-                _ => Err(from_sdk(error)),
-            },
-        }
+        let update = "SET #expires_at = :until, #ttl = :ttl";
+        self.update_held(lease, update, false, duration).await
     }
 
     async fn release(&self, lease: &Lease) -> Result<()> {

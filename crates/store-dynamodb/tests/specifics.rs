@@ -678,6 +678,24 @@ impl LoseFirstAnswer {
     }
 }
 
+/// An event store on fresh tables whose client loses answers as `lose` says.
+async fn losing_store(lose: &LoseFirstAnswer) -> angzarr_store_dynamodb::DynamoDbEventStore {
+    let plain = common::backend().await;
+    let config = plain
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(lose.clone())
+        .build();
+    Builder::new()
+        .with_tables(plain.tables().clone())
+        .with_client(aws_sdk_dynamodb::Client::from_conf(config))
+        .build()
+        .await
+        .unwrap()
+        .event_store()
+}
+
 impl Intercept for LoseFirstAnswer {
     fn name(&self) -> &'static str {
         "LoseFirstAnswer"
@@ -714,21 +732,8 @@ impl Intercept for LoseFirstAnswer {
 /// conflict with itself. A real conflict is still one.
 #[tokio::test]
 async fn a_retried_put_that_had_succeeded_is_not_a_conflict() {
-    let plain = common::backend().await;
     let lose = LoseFirstAnswer::of(".PutItem");
-    let config = plain
-        .client()
-        .config()
-        .to_builder()
-        .interceptor(lose.clone())
-        .build();
-    let dynamodb = Builder::new()
-        .with_tables(plain.tables().clone())
-        .with_client(aws_sdk_dynamodb::Client::from_conf(config))
-        .build()
-        .await
-        .unwrap();
-    let store = dynamodb.event_store();
+    let store = losing_store(&lose).await;
     let key = fresh_key("retried");
     assert_eq!(store.append(&key, 0, vec![event("a")]).await.unwrap(), 1);
     assert!(lose.lost.load(std::sync::atomic::Ordering::SeqCst));
@@ -753,21 +758,8 @@ async fn a_retried_put_that_had_succeeded_is_not_a_conflict() {
 /// reports success: stored once, no conflict with itself.
 #[tokio::test]
 async fn a_retried_transaction_that_had_succeeded_is_not_a_conflict() {
-    let plain = common::backend().await;
     let lose = LoseFirstAnswer::of(".TransactWriteItems");
-    let config = plain
-        .client()
-        .config()
-        .to_builder()
-        .interceptor(lose.clone())
-        .build();
-    let dynamodb = Builder::new()
-        .with_tables(plain.tables().clone())
-        .with_client(aws_sdk_dynamodb::Client::from_conf(config))
-        .build()
-        .await
-        .unwrap();
-    let store = dynamodb.event_store();
+    let store = losing_store(&lose).await;
     let key = fresh_key("retried");
     assert_eq!(
         store
